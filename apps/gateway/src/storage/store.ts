@@ -1,0 +1,38 @@
+import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
+
+/** What the store knows of a device (used to seed presence at start and for the device list). */
+export interface StoredDevice {
+  deviceId: string;
+  /** Device timestamp of its latest reading. */
+  lastTs: number;
+  /** Latest value of each metric. */
+  latest: Record<string, number>;
+  /** Every metric name it has sent. */
+  metrics: string[];
+}
+
+/**
+ * A time-series store. Every implementation passes `store.contract.ts`. I/O lives here and nowhere else;
+ * callers never write one reading at a time: the {@link WriteBuffer} batches.
+ */
+export interface TelemetryStore {
+  /** Short name for logs and /health (`duckdb`, `influxdb`). */
+  readonly kind: string;
+  /** Opens connections, creates schema / database if missing. */
+  init(): Promise<void>;
+  /** Writes a batch of readings. Rejects when nothing was written (the caller retries the whole batch). */
+  write(readings: readonly Reading[]): Promise<void>;
+  /** Aggregated (or raw) history of one device, per metric. */
+  history(query: HistoryQuery): Promise<HistoryResponse>;
+  /** Readings of a device with `ts > since`, oldest first (ties by seq), at most `limit`. */
+  since(deviceId: string, since: number, limit: number): Promise<Reading[]>;
+  /** Every device with at least one stored reading. */
+  devices(): Promise<StoredDevice[]>;
+  /** Resolves when the store answers. */
+  ping(): Promise<void>;
+  /** Releases connections; further calls fail. */
+  close(): Promise<void>;
+}
+
+/** Nest injection token of the active {@link TelemetryStore}. */
+export const TELEMETRY_STORE = Symbol('TELEMETRY_STORE');

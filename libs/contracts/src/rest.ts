@@ -1,0 +1,161 @@
+import { FieldlineError, ErrorCode } from './errors';
+import { LIMITS } from './limits';
+
+/** A device as operators see it (REST device list, `/devices` namespace). */
+export interface DeviceSummary {
+  deviceId: string;
+  online: boolean;
+  /** Epoch ms the gateway last received a reading from it, or null. */
+  lastSeen: number | null;
+  /** Device timestamp of the latest reading, or null. */
+  latestTs: number | null;
+  /** The latest value of each metric. */
+  latest: Record<string, number>;
+  /** Every metric name the device has sent. */
+  metrics: string[];
+}
+
+/** `POST /api/devices/:id/readings` answer (202). */
+export interface IngestResponse {
+  accepted: number;
+  rejected: number;
+  errors: { index: number; seq?: number; code: string; message: string }[];
+}
+
+/** Aggregations per bucket. */
+export const AGGREGATIONS = ['mean', 'min', 'max', 'last', 'count'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+/** A normalised history query. `bucketMs` null means raw points. */
+export interface HistoryQuery {
+  deviceId: string;
+  /** One metric, or all when undefined. */
+  metric?: string;
+  from: number;
+  to: number;
+  bucketMs: number | null;
+  agg: Aggregation;
+  maxPoints: number;
+  /** IANA time zone for bucket boundaries of a day or longer. */
+  tz?: string;
+}
+
+/** One point of a history series: `value` is the chosen aggregation; `min`/`max`/`count` describe the bucket. */
+export interface HistoryPoint {
+  ts: number;
+  value: number;
+  min?: number;
+  max?: number;
+  count?: number;
+}
+
+export interface HistorySeries {
+  metric: string;
+  points: HistoryPoint[];
+}
+
+/** `GET /api/devices/:id/readings` answer. */
+export interface HistoryResponse {
+  deviceId: string;
+  from: number;
+  to: number;
+  /** Bucket width in ms, or null for raw points. */
+  bucketMs: number | null;
+  agg: Aggregation;
+  series: HistorySeries[];
+  /** True when raw points were cut at `maxPoints`. */
+  truncated: boolean;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses a duration such as `500ms`, `10s`, `5m`, `1h`, `1d`, `1w` into ms; null when malformed. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,6})(ms|s|m|h|d|w)$/.exec(text);
+  if (!m) return null;
+  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+  return ms > 0 ? ms : null;
+}
+
+/** Bucket widths `bucket=auto` chooses from, so that axis ticks fall on round times. */
+export const NICE_BUCKETS_MS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
+  1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000, 172_800_000, 604_800_000, 2_592_000_000,
+];
+
+/** The smallest nice bucket width that yields at most `maxPoints` buckets over `[from, to]`. */
+export function autoBucketMs(from: number, to: number, maxPoints: number): number {
+  const span = Math.max(1, to - from);
+  const min = span / Math.max(1, maxPoints);
+  for (const b of NICE_BUCKETS_MS) if (b >= min && Math.ceil(span / b) <= maxPoints) return b;
+  return Math.ceil(min / 86_400_000) * 86_400_000;
+}
+
+/** Raw query-string parameters of the history endpoint. */
+export interface HistoryParams {
+  metric?: string;
+  from?: string;
+  to?: string;
+  bucket?: string;
+  agg?: string;
+  maxPoints?: string;
+  tz?: string;
+}
+
+function parseTime(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined || text === '') return fallback;
+  const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(n)) throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must be epoch ms or ISO-8601`, { param: name });
+  return n;
+}
+
+/**
+ * Turns query parameters into a {@link HistoryQuery}. Defaults: the last hour, `bucket=auto`, `agg=mean`,
+ * `maxPoints=1000`. `bucket=raw` returns raw points (at most `maxPoints`).
+ */
+export function parseHistoryParams(deviceId: string, p: HistoryParams, now: number): HistoryQuery {
+  const to = parseTime(p.to, now, 'to');
+  const from = parseTime(p.from, to - 3_600_000, 'from');
+  if (from >= to) throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'from must be before to', { param: 'from' });
+  const maxPoints = p.maxPoints === undefined ? 1000 : Number(p.maxPoints);
+  if (!Number.isInteger(maxPoints) || maxPoints < 1 || maxPoints > LIMITS.maxHistoryPoints) {
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `maxPoints must be an integer in 1..${LIMITS.maxHistoryPoints}`, {
+      param: 'maxPoints',
+    });
+  }
+  const agg = (p.agg ?? 'mean') as Aggregation;
+  if (!AGGREGATIONS.includes(agg)) {
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `agg must be one of ${AGGREGATIONS.join(', ')}`, { param: 'agg' });
+  }
+  let bucketMs: number | null;
+  const bucket = p.bucket ?? 'auto';
+  if (bucket === 'auto') bucketMs = autoBucketMs(from, to, maxPoints);
+  else if (bucket === 'raw') bucketMs = null;
+  else {
+    bucketMs = parseDuration(bucket);
+    if (bucketMs === null) {
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'bucket must be auto, raw or a duration such as 10s, 5m, 1h, 1d', {
+        param: 'bucket',
+      });
+    }
+    if ((to - from) / bucketMs > LIMITS.maxHistoryPoints) {
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, `bucket too small: more than ${LIMITS.maxHistoryPoints} buckets`, {
+        param: 'bucket',
+      });
+    }
+  }
+  if (p.metric !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(p.metric)) {
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'metric name is invalid', { param: 'metric' });
+  }
+  const q: HistoryQuery = { deviceId, from, to, bucketMs, agg, maxPoints };
+  if (p.metric) q.metric = p.metric;
+  if (p.tz) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: p.tz });
+    } catch {
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'tz must be an IANA time zone such as Europe/Berlin', { param: 'tz' });
+    }
+    q.tz = p.tz;
+  }
+  return q;
+}

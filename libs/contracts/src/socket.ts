@@ -1,0 +1,77 @@
+import type { ErrorBody } from './errors';
+import type { Reading } from './reading';
+import type { DeviceSummary } from './rest';
+
+/** Socket.IO namespaces. */
+export const Namespace = {
+  /** Live readings, one room per device. */
+  telemetry: '/telemetry',
+  /** Device presence: snapshot, online, offline, updated. */
+  devices: '/devices',
+  /** Alert rules firing and clearing. */
+  alerts: '/alerts',
+} as const;
+
+/** The room of one device in the `/telemetry` namespace. */
+export const deviceRoom = (deviceId: string): string => `device:${deviceId}`;
+
+/** Event names, one place for server and clients. */
+export const TelemetryEvent = {
+  subscribe: 'subscribe',
+  unsubscribe: 'unsubscribe',
+  readings: 'readings',
+} as const;
+
+export const DevicesEvent = {
+  snapshot: 'snapshot',
+  online: 'online',
+  offline: 'offline',
+  updated: 'updated',
+} as const;
+
+export const AlertsEvent = {
+  raised: 'raised',
+  cleared: 'cleared',
+} as const;
+
+/** Ack envelope of every Socket.IO request: `{ ok: true, ...data }` or `{ ok: false, error }`. */
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+/** `subscribe` request: join a device's room; `since` (epoch ms) asks for the readings after it. */
+export interface SubscribeRequest {
+  deviceId: string;
+  since?: number;
+}
+/** `subscribe` answer: the readings with `ts > since` that the live stream will not deliver, oldest first. */
+export type SubscribeAck = Ack<{ deviceId: string; backfill: Reading[]; truncated: boolean }>;
+/** `unsubscribe` request. */
+export interface UnsubscribeRequest {
+  deviceId: string;
+}
+export type UnsubscribeAck = Ack<{ deviceId: string }>;
+
+/** The `readings` event: readings of one device, in arrival order, coalesced per tick. */
+export interface ReadingsPayload {
+  deviceId: string;
+  readings: Reading[];
+}
+
+/** Events the server sends on `/telemetry`. */
+export interface TelemetryServerEvents {
+  readings: (payload: ReadingsPayload) => void;
+}
+/** Events clients send on `/telemetry`. */
+export interface TelemetryClientEvents {
+  subscribe: (req: SubscribeRequest, ack: (res: SubscribeAck) => void) => void;
+  unsubscribe: (req: UnsubscribeRequest, ack: (res: UnsubscribeAck) => void) => void;
+}
+
+/** Events the server sends on `/devices`. `updated` carries every device that changed since the last tick. */
+export interface DevicesServerEvents {
+  snapshot: (devices: DeviceSummary[]) => void;
+  online: (device: DeviceSummary) => void;
+  offline: (device: DeviceSummary) => void;
+  updated: (devices: DeviceSummary[]) => void;
+}
+/** `/devices` takes no client events. */
+export type DevicesClientEvents = Record<string, never>;

@@ -1,0 +1,40 @@
+import { isValidDeviceId } from './limits';
+
+/** The kinds of per-device MQTT topic. */
+export type TopicKind = 'telemetry' | 'status' | 'errors';
+
+/** Topic a device publishes its readings to. */
+export const telemetryTopic = (deviceId: string): string => `devices/${deviceId}/telemetry`;
+/** Retained `online` / `offline` topic of a device (also its last will). */
+export const statusTopic = (deviceId: string): string => `devices/${deviceId}/status`;
+/** Topic on which the gateway answers a refused message. */
+export const errorsTopic = (deviceId: string): string => `devices/${deviceId}/errors`;
+
+/** Filter the gateway subscribes to for readings. */
+export const TELEMETRY_FILTER = 'devices/+/telemetry';
+/** Shared-subscription group used when several gateway nodes share an external broker. */
+export const SHARED_GROUP = 'fieldline';
+/** The shared subscription gateway nodes use on an external broker. */
+export const SHARED_TELEMETRY_FILTER = `$share/${SHARED_GROUP}/${TELEMETRY_FILTER}`;
+
+/** Payloads of the status topic. */
+export const STATUS_ONLINE = 'online';
+export const STATUS_OFFLINE = 'offline';
+
+/** A parsed device topic. `validId` is false when the id segment breaks the device id rule. */
+export interface ParsedTopic {
+  deviceId: string;
+  kind: TopicKind;
+  validId: boolean;
+}
+
+/** Parses `devices/<id>/<kind>`; returns null for any other topic. */
+export function parseTopic(topic: string): ParsedTopic | null {
+  if (!topic.startsWith('devices/')) return null;
+  const end = topic.indexOf('/', 8);
+  if (end <= 8) return null;
+  const kind = topic.slice(end + 1);
+  if (kind !== 'telemetry' && kind !== 'status' && kind !== 'errors') return null;
+  const deviceId = topic.slice(8, end);
+  return { deviceId, kind, validId: isValidDeviceId(deviceId) };
+}
