@@ -25,6 +25,8 @@ export const LIMITS = {
   maxHistoryPoints: 10_000,
   /** Largest `since` backfill answered in one subscribe ack, in readings. */
   maxBackfill: 10_000,
+  /** Most device rooms one operator socket may join. */
+  maxSubscriptionsPerSocket: 1000,
 } as const;
 
 /** True when `id` is a valid device id. */

@@ -10,14 +10,23 @@ export const ReadingInputSchema = z.object({
   deviceId: z.string().regex(DEVICE_ID_PATTERN).optional(),
   ts: z.union([z.number(), z.string().max(40)]).optional(),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  metrics: z
-    .record(z.string().regex(METRIC_NAME_PATTERN), MetricValueSchema)
-    .check((ctx) => {
-      const n = Object.keys(ctx.value).length;
-      if (n === 0) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'no metrics', params: { fl: ErrorCode.NO_METRICS } });
-      else if (n > LIMITS.maxMetrics)
-        ctx.issues.push({ code: 'custom', input: ctx.value, message: 'too many metrics', params: { fl: ErrorCode.TOO_MANY_METRICS } });
-    }),
+  metrics: z.record(z.string().regex(METRIC_NAME_PATTERN), MetricValueSchema).check((ctx) => {
+    const n = Object.keys(ctx.value).length;
+    if (n === 0)
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: 'no metrics',
+        params: { fl: ErrorCode.NO_METRICS },
+      });
+    else if (n > LIMITS.maxMetrics)
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: 'too many metrics',
+        params: { fl: ErrorCode.TOO_MANY_METRICS },
+      });
+  }),
   tags: z
     .record(z.string().regex(TAG_KEY_PATTERN), z.string().max(LIMITS.maxTagValueLength))
     .refine((t) => Object.keys(t).length <= LIMITS.maxTags, 'too many tags')
@@ -72,9 +81,13 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2
  */
 export function parseMessage(text: string, byteLength: number, ctx: ChannelContext): ParsedMessage {
   if (byteLength > LIMITS.maxMessageBytes) {
-    throw new FieldlineError(ErrorCode.MESSAGE_TOO_LARGE, `message is ${byteLength} bytes; the limit is ${LIMITS.maxMessageBytes}`, {
-      limit: LIMITS.maxMessageBytes,
-    });
+    throw new FieldlineError(
+      ErrorCode.MESSAGE_TOO_LARGE,
+      `message is ${byteLength} bytes; the limit is ${LIMITS.maxMessageBytes}`,
+      {
+        limit: LIMITS.maxMessageBytes,
+      },
+    );
   }
   let value: unknown;
   try {
@@ -97,9 +110,13 @@ export function decodeMessage(value: unknown, ctx: ChannelContext): ParsedMessag
     if (!Array.isArray(list)) throw new FieldlineError(ErrorCode.INVALID_MESSAGE, '"readings" must be an array');
     if (list.length === 0) throw new FieldlineError(ErrorCode.EMPTY_BATCH, 'batch holds no reading');
     if (list.length > LIMITS.maxBatch) {
-      throw new FieldlineError(ErrorCode.BATCH_TOO_LARGE, `batch holds ${list.length} readings; the limit is ${LIMITS.maxBatch}`, {
-        limit: LIMITS.maxBatch,
-      });
+      throw new FieldlineError(
+        ErrorCode.BATCH_TOO_LARGE,
+        `batch holds ${list.length} readings; the limit is ${LIMITS.maxBatch}`,
+        {
+          limit: LIMITS.maxBatch,
+        },
+      );
     }
     for (let i = 0; i < list.length; i++) {
       const r = decodeReading(list[i], ctx, i);
@@ -137,7 +154,10 @@ export function decodeReading(value: unknown, ctx: ChannelContext, index = 0): R
   let deviceId = input.deviceId;
   if (ctx.deviceId !== undefined) {
     if (deviceId !== undefined && deviceId !== ctx.deviceId) {
-      return fail(ErrorCode.DEVICE_ID_MISMATCH, `payload deviceId "${deviceId}" differs from the channel's device "${ctx.deviceId}"`);
+      return fail(
+        ErrorCode.DEVICE_ID_MISMATCH,
+        `payload deviceId "${deviceId}" differs from the channel's device "${ctx.deviceId}"`,
+      );
     }
     deviceId = ctx.deviceId;
   }
@@ -176,16 +196,25 @@ function codeOfIssue(issue: z.core.$ZodIssue): { code: ErrorCode; message: strin
     case 'seq':
       return { code: ErrorCode.INVALID_SEQ, message: 'seq must be a non-negative integer' };
     case 'tags':
-      return { code: ErrorCode.INVALID_TAGS, message: `tags must be at most ${LIMITS.maxTags} names with string values` };
+      return {
+        code: ErrorCode.INVALID_TAGS,
+        message: `tags must be at most ${LIMITS.maxTags} names with string values`,
+      };
     case 'metrics': {
       if (issue.code === 'custom') {
         const fl = (issue.params as { fl?: ErrorCode } | undefined)?.fl;
-        if (fl === ErrorCode.TOO_MANY_METRICS) return { code: fl, message: `a reading carries at most ${LIMITS.maxMetrics} metrics` };
+        if (fl === ErrorCode.TOO_MANY_METRICS)
+          return { code: fl, message: `a reading carries at most ${LIMITS.maxMetrics} metrics` };
         return { code: ErrorCode.NO_METRICS, message: 'metrics must hold at least one metric' };
       }
-      if (issue.path.length === 1) return { code: ErrorCode.NO_METRICS, message: 'metrics must be an object of name: number' };
-      if (issue.code === 'invalid_key') return { code: ErrorCode.INVALID_METRIC_NAME, message: `metric name "${String(issue.path[1])}" is invalid` };
-      return { code: ErrorCode.INVALID_METRIC_VALUE, message: `metric "${String(issue.path[1])}" must be a finite number` };
+      if (issue.path.length === 1)
+        return { code: ErrorCode.NO_METRICS, message: 'metrics must be an object of name: number' };
+      if (issue.code === 'invalid_key')
+        return { code: ErrorCode.INVALID_METRIC_NAME, message: `metric name "${String(issue.path[1])}" is invalid` };
+      return {
+        code: ErrorCode.INVALID_METRIC_VALUE,
+        message: `metric "${String(issue.path[1])}" must be a finite number`,
+      };
     }
     default:
       return { code: ErrorCode.INVALID_READING, message: issue.message };

@@ -79,8 +79,9 @@ export function parseDuration(text: string): number | null {
 
 /** Bucket widths `bucket=auto` chooses from, so that axis ticks fall on round times. */
 export const NICE_BUCKETS_MS = [
-  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
-  1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000, 172_800_000, 604_800_000, 2_592_000_000,
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+  900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000, 172_800_000, 604_800_000,
+  2_592_000_000,
 ];
 
 /** The smallest nice bucket width that yields at most `maxPoints` buckets over `[from, to]`. */
@@ -105,7 +106,8 @@ export interface HistoryParams {
 function parseTime(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined || text === '') return fallback;
   const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(n)) throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must be epoch ms or ISO-8601`, { param: name });
+  if (!Number.isFinite(n))
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must be epoch ms or ISO-8601`, { param: name });
   return n;
 }
 
@@ -119,13 +121,19 @@ export function parseHistoryParams(deviceId: string, p: HistoryParams, now: numb
   if (from >= to) throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'from must be before to', { param: 'from' });
   const maxPoints = p.maxPoints === undefined ? 1000 : Number(p.maxPoints);
   if (!Number.isInteger(maxPoints) || maxPoints < 1 || maxPoints > LIMITS.maxHistoryPoints) {
-    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `maxPoints must be an integer in 1..${LIMITS.maxHistoryPoints}`, {
-      param: 'maxPoints',
-    });
+    throw new FieldlineError(
+      ErrorCode.INVALID_REQUEST,
+      `maxPoints must be an integer in 1..${LIMITS.maxHistoryPoints}`,
+      {
+        param: 'maxPoints',
+      },
+    );
   }
   const agg = (p.agg ?? 'mean') as Aggregation;
   if (!AGGREGATIONS.includes(agg)) {
-    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `agg must be one of ${AGGREGATIONS.join(', ')}`, { param: 'agg' });
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `agg must be one of ${AGGREGATIONS.join(', ')}`, {
+      param: 'agg',
+    });
   }
   let bucketMs: number | null;
   const bucket = p.bucket ?? 'auto';
@@ -134,14 +142,22 @@ export function parseHistoryParams(deviceId: string, p: HistoryParams, now: numb
   else {
     bucketMs = parseDuration(bucket);
     if (bucketMs === null) {
-      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'bucket must be auto, raw or a duration such as 10s, 5m, 1h, 1d', {
-        param: 'bucket',
-      });
+      throw new FieldlineError(
+        ErrorCode.INVALID_REQUEST,
+        'bucket must be auto, raw or a duration such as 10s, 5m, 1h, 1d',
+        {
+          param: 'bucket',
+        },
+      );
     }
     if ((to - from) / bucketMs > LIMITS.maxHistoryPoints) {
-      throw new FieldlineError(ErrorCode.INVALID_REQUEST, `bucket too small: more than ${LIMITS.maxHistoryPoints} buckets`, {
-        param: 'bucket',
-      });
+      throw new FieldlineError(
+        ErrorCode.INVALID_REQUEST,
+        `bucket too small: more than ${LIMITS.maxHistoryPoints} buckets`,
+        {
+          param: 'bucket',
+        },
+      );
     }
   }
   if (p.metric !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(p.metric)) {
@@ -153,7 +169,9 @@ export function parseHistoryParams(deviceId: string, p: HistoryParams, now: numb
     try {
       new Intl.DateTimeFormat('en', { timeZone: p.tz });
     } catch {
-      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'tz must be an IANA time zone such as Europe/Berlin', { param: 'tz' });
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'tz must be an IANA time zone such as Europe/Berlin', {
+        param: 'tz',
+      });
     }
     q.tz = p.tz;
   }

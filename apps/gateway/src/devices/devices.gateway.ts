@@ -1,0 +1,22 @@
+import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
+import type { Namespace as IoNamespace, Socket } from 'socket.io';
+import { DevicesEvent, type DevicesClientEvents, type DevicesServerEvents, Namespace } from '@fieldline/contracts';
+import { PresenceService } from './presence.service';
+
+/** `/devices`: a snapshot on connect, then presence changes as they happen (updates batched per presence tick). */
+@WebSocketGateway({ namespace: Namespace.devices })
+export class DevicesGateway implements OnGatewayInit, OnGatewayConnection {
+  constructor(private readonly presence: PresenceService) {}
+
+  afterInit(ns: IoNamespace<DevicesClientEvents, DevicesServerEvents>): void {
+    this.presence.setListener({
+      online: (d) => ns.emit(DevicesEvent.online, d),
+      offline: (d) => ns.emit(DevicesEvent.offline, d),
+      updated: (ds) => ns.emit(DevicesEvent.updated, ds),
+    });
+  }
+
+  handleConnection(socket: Socket<DevicesClientEvents, DevicesServerEvents>): void {
+    socket.emit(DevicesEvent.snapshot, this.presence.list());
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { DevicesModule } from '../devices/devices.module';
+import { IngestModule } from '../ingest/ingest.module';
+import { LiveModule } from '../live/live.module';
+import { StorageModule } from '../storage/storage.module';
+import { HealthController } from './health.controller';
+import { RootController } from './root.controller';
+
+@Module({
+  imports: [StorageModule, IngestModule, LiveModule, DevicesModule],
+  controllers: [HealthController, RootController],
+})
+export class HealthModule {}

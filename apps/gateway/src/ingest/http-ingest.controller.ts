@@ -1,0 +1,33 @@
+import { Controller, Param, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ErrorCode, FieldlineError, type IngestResponse, isValidDeviceId } from '@fieldline/contracts';
+import { sendHttpError } from '../common/error.filter';
+import { IngestPipeline } from './ingest.pipeline';
+
+/** HTTP ingest: `POST /api/devices/:id/readings` with one reading or `{ readings: [...] }`. */
+@Controller('api/devices')
+export class HttpIngestController {
+  constructor(private readonly pipeline: IngestPipeline) {}
+
+  @Post(':id/readings')
+  ingest(@Param('id') id: string, @Req() req: Request, @Res() res: Response): void {
+    try {
+      if (!isValidDeviceId(id))
+        throw new FieldlineError(
+          ErrorCode.INVALID_DEVICE_ID,
+          'the device id in the path must be 1–64 characters of A-Z a-z 0-9 _ . -',
+        );
+      // Without a body, express.raw leaves `{}`: treat as empty.
+      const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const { readings, errors } = this.pipeline.ingest(body, 'http', id);
+      if (readings.length === 0) {
+        const e = errors[0]!;
+        throw new FieldlineError(e.code, e.message, { errors });
+      }
+      const answer: IngestResponse = { accepted: readings.length, rejected: errors.length, errors };
+      res.status(202).json(answer);
+    } catch (err) {
+      sendHttpError(res, err);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import {
+  ErrorCode,
+  FieldlineError,
+  LIMITS,
+  type ParsedMessage,
+  parseMessage,
+  type Reading,
+} from '@fieldline/contracts';
+import type { PresenceService } from '../devices/presence.service';
+import type { LiveFanout } from '../live/live.fanout';
+import type { WriteBuffer } from '../storage/write-buffer';
+import type { IngestStats, Transport } from './ingest.stats';
+
+/**
+ * The one ingest path every transport ends in: parse → validate → normalise → write buffer, live fan-out, presence.
+ * Plain synchronous code, no framework on the way: a transport calls {@link IngestPipeline.ingest} with the raw
+ * payload and answers the device from the returned {@link ParsedMessage} (or the thrown {@link FieldlineError}).
+ */
+export class IngestPipeline {
+  private closing = false;
+
+  constructor(
+    private readonly buffer: WriteBuffer,
+    private readonly live: LiveFanout,
+    private readonly presence: PresenceService,
+    readonly stats: IngestStats,
+  ) {}
+
+  /**
+   * Ingests one message. `channelDeviceId` is the device the channel speaks for (topic, URL, connection), if any.
+   * Returns the accepted readings and per-reading errors; throws when the whole message is refused. Both are counted.
+   */
+  ingest(payload: Buffer | string, transport: Transport, channelDeviceId?: string): ParsedMessage {
+    this.stats.messages[transport]++;
+    const receivedAt = Date.now();
+    let parsed: ParsedMessage;
+    try {
+      if (this.closing) throw new FieldlineError(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down; retry later');
+      const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+      const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+      parsed = parseMessage(text, bytes, { deviceId: channelDeviceId, receivedAt });
+    } catch (err) {
+      this.stats.reject(transport, err instanceof FieldlineError ? err.code : ErrorCode.INTERNAL);
+      throw err;
+    }
+    for (const e of parsed.errors) this.stats.reject(transport, e.code);
+    const readings = parsed.readings;
+    if (readings.length === 0) return parsed;
+    if (!this.buffer.add(readings)) {
+      this.stats.reject(transport, ErrorCode.STORE_UNAVAILABLE, readings.length);
+      throw new FieldlineError(ErrorCode.STORE_UNAVAILABLE, 'the store is behind; retry later', {
+        retryAfterMs: 1000,
+      });
+    }
+    this.stats.accepted[transport] += readings.length;
+    for (let i = 0; i < readings.length; i++) {
+      const r: Reading = readings[i]!;
+      this.live.push(r);
+      this.presence.seen(r, receivedAt);
+    }
+    return parsed;
+  }
+
+  /** Refuses further messages with SHUTTING_DOWN. */
+  close(): void {
+    this.closing = true;
+  }
+
+  get maxMessageBytes(): number {
+    return LIMITS.maxMessageBytes;
+  }
+}

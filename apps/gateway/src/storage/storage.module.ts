@@ -1,0 +1,59 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { join } from 'node:path';
+import { CONFIG, type GatewayConfig } from '../config/config';
+import { DuckDbStore } from './duckdb.store';
+import { TELEMETRY_STORE, type TelemetryStore } from './store';
+import { WriteBuffer } from './write-buffer';
+
+/** Flushes the write buffer before the store closes, in that order. */
+@Injectable()
+class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+  constructor(
+    private readonly buffer: WriteBuffer,
+    @Inject(TELEMETRY_STORE) private readonly store: TelemetryStore,
+  ) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.buffer.close();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+@Module({
+  providers: [
+    {
+      provide: TELEMETRY_STORE,
+      inject: [CONFIG],
+      useFactory: async (config: GatewayConfig): Promise<TelemetryStore> => {
+        const store = new DuckDbStore({ path: join(config.dataDir, 'fieldline.duckdb') });
+        await store.init();
+        return store;
+      },
+    },
+    {
+      provide: WriteBuffer,
+      inject: [TELEMETRY_STORE, CONFIG],
+      useFactory: (store: TelemetryStore, config: GatewayConfig) => {
+        const log = new Logger('WriteBuffer');
+        return new WriteBuffer(
+          store,
+          { maxBatch: config.writeBatch, flushIntervalMs: config.writeFlushMs, maxPending: config.writeMaxPending },
+          { warn: (m) => log.warn(m), error: (m) => log.error(m) },
+        );
+      },
+    },
+    StorageLifecycle,
+  ],
+  exports: [TELEMETRY_STORE, WriteBuffer],
+})
+export class StorageModule {}
