@@ -8,7 +8,7 @@ const { join } = require('node:path');
 const env = { ...process.env };
 if (env.SIM_DEVICES === undefined || env.SIM_DEVICES === '') env.SIM_DEVICES = '5';
 
-const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'apps', 'gateway', 'main.js')], {
+const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'apps', 'gateway', 'src', 'main.js')], {
   env,
   stdio: 'inherit',
 });

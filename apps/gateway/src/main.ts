@@ -56,7 +56,7 @@ function startSimulator(
   mqttUrl: string | null,
   log: Logger,
 ): ChildProcess | null {
-  const cli = join(__dirname, '..', '..', 'devices-sim', 'cli.js');
+  const cli = join(__dirname, '..', '..', '..', 'devices-sim', 'src', 'cli.js');
   if (!existsSync(cli) || mqttUrl === null) {
     log.warn(`SIM_DEVICES=${devices} but the simulator is not built (${cli}); run npm run build`);
     return null;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getJson, postReadings, startGateway, waitFor } from './support';
 
-const MAIN = resolve(__dirname, '../../../dist/apps/gateway/main.js');
+const MAIN = resolve(__dirname, '../../../dist/apps/gateway/src/main.js');
 
 describe('shutdown', () => {
   let dir: string;

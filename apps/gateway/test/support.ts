@@ -143,7 +143,7 @@ export class WsDevice {
     const n = this.replies.length;
     this.ws.send(typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload));
     await waitFor(() => this.replies.length > n, 'a ws reply');
-    return this.replies[n]!;
+    return this.replies[n];
   }
 
   close(): void {

@@ -1,4 +1,4 @@
-import { ErrorCode, FieldlineError } from './errors';
+import { ErrorCode, type FieldlineError } from './errors';
 import { LIMITS } from './limits';
 import { decodeMessage, parseMessage, type ReadingError } from './reading';
 
@@ -19,7 +19,7 @@ const codeOf = (fn: () => unknown): string => {
 const errorOf = (value: unknown, deviceId?: string): ReadingError => {
   const { errors, readings } = parse(value, deviceId);
   expect(readings).toHaveLength(0);
-  return errors[0]!;
+  return errors[0];
 };
 
 describe('parseMessage', () => {
@@ -45,7 +45,7 @@ describe('parseMessage', () => {
 
   it('takes ISO-8601 timestamps with a zone', () => {
     const { readings } = parse({ deviceId: 'd', ts: '2026-11-25T11:00:00.250+01:00', metrics: { t: 1 } });
-    expect(readings[0]!.ts).toBe(Date.UTC(2026, 10, 25, 10, 0, 0, 250));
+    expect(readings[0].ts).toBe(Date.UTC(2026, 10, 25, 10, 0, 0, 250));
   });
 
   it('splits a batch into accepted readings and per-reading errors', () => {

@@ -106,7 +106,7 @@ export function decodeMessage(value: unknown, ctx: ChannelContext): ParsedMessag
   const readings: Reading[] = [];
   const errors: ReadingError[] = [];
   if ('readings' in value) {
-    const list = (value as { readings: unknown }).readings;
+    const list = value.readings;
     if (!Array.isArray(list)) throw new FieldlineError(ErrorCode.INVALID_MESSAGE, '"readings" must be an array');
     if (list.length === 0) throw new FieldlineError(ErrorCode.EMPTY_BATCH, 'batch holds no reading');
     if (list.length > LIMITS.maxBatch) {
@@ -146,7 +146,7 @@ export function decodeReading(value: unknown, ctx: ChannelContext, index = 0): R
   }
   const parsed = ReadingInputSchema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     const { code, message } = codeOfIssue(issue);
     return fail(code, message, { path: issue.path.map(String).join('.') || undefined });
   }

@@ -24,10 +24,10 @@ describe('history parameters', () => {
       [30 * 86_400_000, 1000],
       [123_456, 7],
     ]) {
-      const b = autoBucketMs(0, span!, max!);
-      expect(Math.ceil(span! / b)).toBeLessThanOrEqual(max!);
+      const b = autoBucketMs(0, span, max);
+      expect(Math.ceil(span / b)).toBeLessThanOrEqual(max);
       const i = NICE_BUCKETS_MS.indexOf(b);
-      if (i > 0) expect(Math.ceil(span! / NICE_BUCKETS_MS[i - 1]!)).toBeGreaterThan(max!);
+      if (i > 0) expect(Math.ceil(span / NICE_BUCKETS_MS[i - 1])).toBeGreaterThan(max);
     }
   });
 

@@ -73,7 +73,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDuration(text: string): number | null {
   const m = /^(\d{1,6})(ms|s|m|h|d|w)$/.exec(text);
   if (!m) return null;
-  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+  const ms = Number(m[1]) * UNIT_MS[m[2]];
   return ms > 0 ? ms : null;
 }
 

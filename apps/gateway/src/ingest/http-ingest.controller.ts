@@ -21,7 +21,7 @@ export class HttpIngestController {
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const { readings, errors } = this.pipeline.ingest(body, 'http', id);
       if (readings.length === 0) {
-        const e = errors[0]!;
+        const e = errors[0];
         throw new FieldlineError(e.code, e.message, { errors });
       }
       const answer: IngestResponse = { accepted: readings.length, rejected: errors.length, errors };

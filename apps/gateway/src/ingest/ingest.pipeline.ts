@@ -54,7 +54,7 @@ export class IngestPipeline {
     }
     this.stats.accepted[transport] += readings.length;
     for (let i = 0; i < readings.length; i++) {
-      const r: Reading = readings[i]!;
+      const r: Reading = readings[i];
       this.live.push(r);
       this.presence.seen(r, receivedAt);
     }

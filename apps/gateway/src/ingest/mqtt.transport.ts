@@ -102,7 +102,7 @@ export class MqttBrokerTransport {
     }
     let parsed: ParsedMessage;
     try {
-      parsed = this.pipeline.ingest(packet.payload as Buffer, 'mqtt', t.deviceId);
+      parsed = this.pipeline.ingest(packet.payload, 'mqtt', t.deviceId);
     } catch (err) {
       this.sendError(t.deviceId, err instanceof FieldlineError ? err.toBody() : internal(err, this.log));
       return;

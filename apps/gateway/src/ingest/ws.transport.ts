@@ -76,7 +76,7 @@ export class WsIngestTransport {
   private onConnection(ws: WebSocket, deviceId: string | undefined): void {
     ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId ?? '?'}: ${err.message}`));
     ws.on('message', (data: Buffer, isBinary) => {
-      if (isBinary && !Buffer.isBuffer(data)) data = Buffer.concat(data as unknown as Buffer[]);
+      if (isBinary && !Buffer.isBuffer(data)) data = Buffer.concat(data);
       ws.send(JSON.stringify(this.reply(data, deviceId)));
     });
   }
@@ -86,7 +86,7 @@ export class WsIngestTransport {
       const parsed = this.pipeline.ingest(data, 'ws', deviceId);
       const { readings, errors } = parsed;
       if (readings.length === 0) {
-        const e = errors[0]!;
+        const e = errors[0];
         return parsed.batch
           ? {
               type: 'error',
@@ -103,12 +103,12 @@ export class WsIngestTransport {
               ...(e.details ? { details: e.details } : {}),
             };
       }
-      if (!parsed.batch) return { type: 'ack', seq: readings[0]!.seq ?? null, accepted: 1 };
+      if (!parsed.batch) return { type: 'ack', seq: readings[0].seq ?? null, accepted: 1 };
       const seqs: number[] = [];
       for (const r of readings) if (r.seq !== undefined) seqs.push(r.seq);
       const reply: IngestReply = {
         type: 'ack',
-        seq: seqs.length ? seqs[seqs.length - 1]! : null,
+        seq: seqs.length ? seqs[seqs.length - 1] : null,
         seqs,
         accepted: readings.length,
       };

@@ -21,7 +21,12 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.buffer.close();
+    try {
+      await this.buffer.close();
+    } catch (err) {
+      // The store stayed down past the close deadline: say what was lost rather than hang the shutdown.
+      new Logger('Storage').error(err instanceof Error ? err.message : String(err));
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
