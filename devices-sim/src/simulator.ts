@@ -1,0 +1,317 @@
+import { EventEmitter } from 'node:events';
+import { DEVICE_ID_PATTERN } from '@fieldline/contracts';
+import {
+  type AckEvent,
+  type DeviceStats,
+  PROTOCOLS,
+  type Protocol,
+  type RawAnswer,
+  type RawOptions,
+  type RefusedEvent,
+  SimDevice,
+  type Transport,
+  type TransportFactory,
+} from './device';
+import type { SensorModelOptions } from './sensors';
+import { HttpTransport, MqttTransport, WsTransport } from './transports';
+
+export interface SimulatorOptions {
+  /** Gateway HTTP base URL (ws and http transports). Default `http://127.0.0.1:3000`. */
+  url?: string;
+  /** MQTT broker URL (mqtt transport). Default `mqtt://127.0.0.1:1883`. */
+  mqttUrl?: string;
+  /** Default `mqtt`. */
+  protocol?: Protocol;
+  /** Number of devices (ignored when `ids` is given). Default 5. */
+  devices?: number;
+  /** Readings per second per device (may be fractional). Default 1. */
+  rate?: number;
+  /** MQTT QoS of readings. Default 1. */
+  qos?: 0 | 1;
+  /** Device ids are `<idPrefix><n>`, n zero-padded to at least 3 digits. Default `sim-`. */
+  idPrefix?: string;
+  /** Explicit device ids (instead of `devices` and `idPrefix`). */
+  ids?: string[];
+  /** Seed of the sensor models. Default 1. */
+  seed?: number;
+  /** Readings per message; above 1 sends `{ readings: [...] }`. Default 1. */
+  batch?: number;
+  /** Seconds to send for; then sending stops and `done` resolves (call `stop()` to disconnect). Default: until `stop()`. */
+  duration?: number;
+  /** Device tokens by device id: MQTT username = id and password = token; ws and http `Authorization: Bearer`. */
+  tokens?: Record<string, string>;
+  /** Scheduler tick. Default 10 ms. */
+  tickMs?: number;
+  /** How long `start()` waits for devices to connect. Default 10 s. Devices that miss it keep trying. */
+  connectTimeoutMs?: number;
+  /** How long `stop()` waits for outstanding answers. Default 5 s. */
+  stopTimeoutMs?: number;
+  /** Delay between two devices' connection attempts at start. Default min(5 ms, 1 s / devices). */
+  staggerMs?: number;
+  /** Readings a device buffers while it cannot send. Default 10 000. */
+  maxBuffer?: number;
+  /** Per-device in-flight window (default per transport: mqtt 1000, ws 1000, http 16). */
+  maxInFlight?: number;
+  /** Sensor model tuning (spike probability, battery life). */
+  sensors?: Omit<SensorModelOptions, 'seed'>;
+  /** Replaces the protocol transports, e.g. with a fake in tests. */
+  transportFactory?: TransportFactory;
+}
+
+export interface SimStats {
+  /** Since sending started (0 before `start()` finished). */
+  elapsedMs: number;
+  running: boolean;
+  devices: number;
+  connected: number;
+  /** Requested aggregate rate, readings/s. */
+  targetRate: number;
+  /** Readings written per second over the last second. */
+  rate: number;
+  /** Readings written per second since sending started. */
+  avgRate: number;
+  sent: number;
+  acked: number;
+  refused: number;
+  failed: number;
+  dropped: number;
+  resent: number;
+  pending: number;
+  buffered: number;
+  /** Totals by code over all devices. */
+  errors: Record<string, number>;
+  perDevice: DeviceStats[];
+}
+
+export interface SimulatorEvents {
+  ack: [AckEvent];
+  refused: [RefusedEvent];
+  connect: [deviceId: string];
+  disconnect: [deviceId: string, reason: string];
+  /** `duration` elapsed: no more readings are produced. */
+  done: [];
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883';
+
+/**
+ * Simulated devices sending readings to a Fieldline gateway at a steady aggregate rate.
+ *
+ * One timer tick drives all devices: each tick every device produces the readings it owes since the start
+ * (`rate × elapsed − produced`), so late ticks are caught up and the aggregate rate holds at thousands per second.
+ */
+export class Simulator extends EventEmitter<SimulatorEvents> {
+  readonly devices: SimDevice[];
+  readonly protocol: Protocol;
+  readonly rate: number;
+  /** Resolves when `duration` has elapsed or `stop()` was called. */
+  readonly done: Promise<void>;
+
+  private readonly opts: SimulatorOptions;
+  private readonly byId = new Map<string, SimDevice>();
+  /** Per-device offset in [0, 1) of a reading period, so devices do not all send on the same tick. */
+  private readonly phase: number[];
+  private timer: NodeJS.Timeout | null = null;
+  private t0 = 0;
+  private wall0 = 0;
+  private endedAt: number | null = null;
+  private state: 'new' | 'starting' | 'running' | 'finished' | 'stopped' = 'new';
+  private resolveDone!: () => void;
+
+  constructor(options: SimulatorOptions = {}) {
+    super();
+    this.opts = options;
+    this.protocol = options.protocol ?? 'mqtt';
+    if (!PROTOCOLS.includes(this.protocol)) throw new Error(`protocol must be one of ${PROTOCOLS.join(', ')}`);
+    this.rate = options.rate ?? 1;
+    if (!(this.rate >= 0) || !Number.isFinite(this.rate)) throw new Error('rate must be a finite number >= 0');
+    if (options.batch !== undefined && !(Number.isInteger(options.batch) && options.batch >= 1)) {
+      throw new Error('batch must be an integer >= 1');
+    }
+    if (options.duration !== undefined && !(options.duration > 0)) throw new Error('duration must be > 0 seconds');
+    const ids = options.ids ?? makeIds(options.devices ?? 5, options.idPrefix ?? 'sim-');
+    const invalid = ids.find((id) => !DEVICE_ID_PATTERN.test(id));
+    if (invalid !== undefined) throw new Error(`invalid device id "${invalid}"`);
+    if (new Set(ids).size !== ids.length) throw new Error('device ids must be unique');
+
+    const listener = {
+      ack: (e: AckEvent) => this.emit('ack', e),
+      refused: (e: RefusedEvent) => this.emit('refused', e),
+      connect: (id: string) => this.emit('connect', id),
+      disconnect: (id: string, reason: string) => this.emit('disconnect', id, reason),
+    };
+    this.devices = ids.map(
+      (id) =>
+        new SimDevice({
+          id,
+          protocol: this.protocol,
+          batch: options.batch,
+          maxBuffer: options.maxBuffer,
+          sensors: { ...options.sensors, seed: options.seed ?? 1 },
+          listener,
+        }),
+    );
+    for (const d of this.devices) this.byId.set(d.id, d);
+    this.phase = this.devices.map((_, i) => i / this.devices.length);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  device(id: string): SimDevice | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Connects every device (staggered), then starts sending. Resolves once all are connected or the timeout passed. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('simulator already started');
+    this.state = 'starting';
+    const factory = this.opts.transportFactory ?? ((d: SimDevice) => this.createTransport(d));
+    for (const d of this.devices) d.attach(factory(d));
+    const timeout = this.opts.connectTimeoutMs ?? 10_000;
+    const stagger = this.opts.staggerMs ?? Math.min(5, 1000 / this.devices.length);
+    const connecting: Promise<boolean>[] = [];
+    for (let i = 0; i < this.devices.length; i++) {
+      if ((this.state as string) === 'stopped') break;
+      if (i > 0 && stagger > 0) await sleep(stagger);
+      connecting.push(this.devices[i].connect(timeout));
+    }
+    await Promise.all(connecting);
+    if ((this.state as string) === 'stopped') return;
+    this.state = 'running';
+    this.t0 = performance.now();
+    this.wall0 = Date.now();
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 10);
+  }
+
+  /** Stops sending, waits for outstanding answers (up to `stopTimeoutMs`), then disconnects every device. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    if (this.state === 'running') this.tick();
+    this.finish();
+    this.state = 'stopped';
+    const deadline = performance.now() + (this.opts.stopTimeoutMs ?? 5000);
+    await Promise.all(this.devices.map((d) => d.close(deadline)));
+  }
+
+  /** Sends a payload as is from one device (malformed messages in tests). See {@link SimDevice.sendRaw}. */
+  sendRaw(deviceId: string, payload: string | Buffer, options?: RawOptions): Promise<RawAnswer> {
+    const d = this.byId.get(deviceId);
+    if (!d) throw new Error(`no device "${deviceId}"`);
+    return d.sendRaw(payload, options);
+  }
+
+  stats(): SimStats {
+    const now = performance.now();
+    const perDevice = this.devices.map((d) => d.stats(now));
+    const s: SimStats = {
+      elapsedMs: this.elapsed(now),
+      running: this.state === 'running',
+      devices: this.devices.length,
+      connected: 0,
+      targetRate: this.rate * this.devices.length,
+      rate: 0,
+      avgRate: 0,
+      sent: 0,
+      acked: 0,
+      refused: 0,
+      failed: 0,
+      dropped: 0,
+      resent: 0,
+      pending: 0,
+      buffered: 0,
+      errors: {},
+      perDevice,
+    };
+    for (const d of perDevice) {
+      if (d.connected) s.connected++;
+      s.rate += d.rate;
+      s.sent += d.sent;
+      s.acked += d.acked;
+      s.refused += d.refused;
+      s.failed += d.failed;
+      s.dropped += d.dropped;
+      s.resent += d.resent;
+      s.pending += d.pending;
+      s.buffered += d.buffered;
+      for (const code in d.errors) s.errors[code] = (s.errors[code] ?? 0) + d.errors[code];
+    }
+    if (s.elapsedMs > 0) s.avgRate = (s.sent * 1000) / s.elapsedMs;
+    return s;
+  }
+
+  private elapsed(now: number): number {
+    if (this.t0 === 0) return 0;
+    return (this.endedAt ?? now) - this.t0;
+  }
+
+  private tick(): void {
+    if (this.state !== 'running') return;
+    const now = performance.now();
+    let elapsed = now - this.t0;
+    const durationMs = this.opts.duration !== undefined ? this.opts.duration * 1000 : Infinity;
+    const finished = elapsed >= durationMs;
+    if (finished) elapsed = durationMs;
+    const rate = this.rate;
+    const periodMs = rate > 0 ? 1000 / rate : 0;
+    for (let i = 0; i < this.devices.length; i++) {
+      const d = this.devices[i];
+      const phase = this.phase[i];
+      // Reading j (1-based) of this device is due at (j − phase) periods after the start.
+      const due = rate > 0 ? Math.floor((rate * elapsed) / 1000 + phase) : 0;
+      for (let j = d.produced + 1; j <= due; j++) d.produce(Math.round(this.wall0 + (j - phase) * periodMs));
+      if (finished) d.flushBatch();
+      d.pump();
+      d.sampleRate(now);
+    }
+    if (finished) {
+      this.endedAt = this.t0 + durationMs;
+      this.finish();
+      this.state = 'finished';
+      this.emit('done');
+    }
+  }
+
+  private finish(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.state === 'running' && this.endedAt === null) this.endedAt = performance.now();
+    this.resolveDone();
+  }
+
+  private createTransport(d: SimDevice): Transport {
+    const o = this.opts;
+    const token = o.tokens?.[d.id];
+    switch (this.protocol) {
+      case 'mqtt':
+        return new MqttTransport(d, {
+          url: o.mqttUrl ?? DEFAULT_MQTT_URL,
+          qos: o.qos ?? 1,
+          ...(token !== undefined ? { username: d.id, password: token } : {}),
+          ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+        });
+      case 'ws':
+        return new WsTransport(d, {
+          url: o.url ?? DEFAULT_URL,
+          ...(token !== undefined ? { token } : {}),
+          ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+        });
+      case 'http':
+        return new HttpTransport(d, {
+          url: o.url ?? DEFAULT_URL,
+          ...(token !== undefined ? { token } : {}),
+          ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+        });
+    }
+  }
+}
+
+/** `sim-001`, `sim-002`, ...: zero-padded so ids sort in creation order. */
+export function makeIds(n: number, prefix: string): string[] {
+  if (!Number.isInteger(n) || n < 1) throw new Error('devices must be an integer >= 1');
+  const width = Math.max(3, String(n).length);
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(width, '0')}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
