@@ -17,7 +17,18 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = new Logger('Fieldline');
-  const gateway = await createGateway(config);
+  let gateway;
+  try {
+    gateway = await createGateway(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { port?: number };
+    if (e.code === 'EADDRINUSE') {
+      const variable = e.port === config.mqttPort ? 'MQTT_PORT' : 'PORT';
+      console.error(`fieldline: port ${e.port} is already in use; set ${variable} to a free port`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   log.log(`HTTP, Socket.IO and WebSocket ingest on http://${shown}:${gateway.httpPort}`);
   log.log(`  dashboard       http://${shown}:${gateway.httpPort}/`);
