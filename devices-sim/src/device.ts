@@ -112,7 +112,7 @@ export interface DeviceStats {
   failed: number;
   /** Readings dropped because the offline buffer was full. */
   dropped: number;
-  /** Readings written again after a connection loss (same `seq`: the gateway de-duplicates). */
+  /** Readings written again after a connection loss, with their original `seq`. */
   resent: number;
   /** Readings written and not answered yet. */
   pending: number;
