@@ -1,0 +1,14 @@
+import { inject } from '@angular/core';
+import { type CanActivateFn, Router } from '@angular/router';
+import { AuthService } from './auth.service';
+
+/** Views need a signed-in operator: without a live token, go to the login page and come back afterwards. */
+export const authGuard: CanActivateFn = (_route, state) => {
+  const auth = inject(AuthService);
+  if (auth.signedIn()) return true;
+  const expired = auth.token() !== null;
+  if (expired) auth.setToken(null);
+  return inject(Router).createUrlTree(['/login'], {
+    queryParams: { ...(state.url === '/' ? {} : { returnUrl: state.url }), ...(expired ? { reason: 'expired' } : {}) },
+  });
+};
