@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../config/config';
+import { loadAuthConfig } from './auth.config';
+
+const SECRET = 's'.repeat(32);
+const HASH = '$scrypt$ln=10,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$' + 'A'.repeat(43);
+
+function variableOf(env: Record<string, string>): string | undefined {
+  try {
+    loadAuthConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.variable;
+    throw err;
+  }
+  return undefined;
+}
+
+describe('auth configuration', () => {
+  it('refuses to start without a JWT secret or without any operator, naming the variable', () => {
+    expect(variableOf({ ADMIN_PASSWORD: 'long-enough' })).toBe('JWT_SECRET');
+    expect(variableOf({ JWT_SECRET: 'short', ADMIN_PASSWORD: 'long-enough' })).toBe('JWT_SECRET');
+    expect(variableOf({ JWT_SECRET: SECRET })).toBe('ADMIN_PASSWORD');
+    expect(variableOf({ JWT_SECRET: SECRET, ADMIN_PASSWORD: 'short' })).toBe('ADMIN_PASSWORD');
+    expect(variableOf({ JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough', JWT_TTL: '1y' })).toBe('JWT_TTL');
+    expect(variableOf({ JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough', ADMIN_PASSWORD_HASH: HASH })).toBe(
+      'ADMIN_PASSWORD_HASH',
+    );
+    expect(variableOf({ JWT_SECRET: SECRET, ADMIN_PASSWORD_HASH: 'plain' })).toBe('ADMIN_PASSWORD_HASH');
+    expect(variableOf({ JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough', METRICS_TOKEN: 'short' })).toBe(
+      'METRICS_TOKEN',
+    );
+    expect(() => loadConfig({})).toThrow(/JWT_SECRET/);
+  });
+
+  it('takes the admin password, pre-hashed users from USERS and USERS_FILE, and defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fieldline-users-'));
+    try {
+      const file = join(dir, 'users');
+      writeFileSync(file, `# operators\n\nalice:viewer:${HASH}\nbob:admin:${HASH}\n`);
+      const c = loadAuthConfig({
+        JWT_SECRET: SECRET,
+        ADMIN_PASSWORD: 'long-enough',
+        USERS: `carol:viewer:${HASH}`,
+        USERS_FILE: file,
+      });
+      expect(c.jwtTtlS).toBe(8 * 3600);
+      expect(c.metricsToken).toBeNull();
+      expect(c.operators.map((o) => [o.username, o.role])).toEqual([
+        ['admin', 'admin'],
+        ['carol', 'viewer'],
+        ['alice', 'viewer'],
+        ['bob', 'admin'],
+      ]);
+      expect(loadAuthConfig({ JWT_SECRET: SECRET, USERS_FILE: file, JWT_TTL: '15m' }).jwtTtlS).toBe(900);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['alice:viewer', 'USERS'],
+    [`alice:root:${HASH}`, 'USERS'],
+    [`bad name:viewer:${HASH}`, 'USERS'],
+    ['alice:viewer:plaintext', 'USERS'],
+    [`alice:viewer:${HASH} alice:admin:${HASH}`, 'USERS'],
+  ])('refuses USERS=%p', (users, variable) => {
+    expect(variableOf({ JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough', USERS: users })).toBe(variable);
+  });
+
+  it('names USERS_FILE when it cannot be read', () => {
+    expect(variableOf({ JWT_SECRET: SECRET, USERS_FILE: '/nonexistent/users' })).toBe('USERS_FILE');
+  });
+
+  it('reads the device rate limit', () => {
+    const base = { JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough' };
+    expect(loadConfig(base)).toMatchObject({ deviceRate: 100, deviceBurst: 1000 });
+    expect(loadConfig({ ...base, DEVICE_RATE: '0.5', DEVICE_BURST: '10' })).toMatchObject({
+      deviceRate: 0.5,
+      deviceBurst: 10,
+    });
+    expect(() => loadConfig({ ...base, DEVICE_RATE: '-1' })).toThrow(/DEVICE_RATE/);
+    expect(() => loadConfig({ ...base, DEVICE_BURST: '0' })).toThrow(/DEVICE_BURST/);
+  });
+});

@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import { Global, Inject, Injectable, Module, type OnModuleDestroy } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import type { RedisConnections } from '../common/redis.connections';
+import { REDIS, RedisModule } from '../common/redis.module';
+import { CONFIG, type GatewayConfig } from '../config/config';
+import { AuthController } from './auth.controller';
+import { OperatorGuard } from './auth.guard';
+import { DeviceAuth } from './device-auth.service';
+import { DEVICE_REGISTRY, type DeviceRegistry } from './device-registry';
+import { DeviceRegistryController } from './device-registry.controller';
+import { FileDeviceRegistry } from './file.device-registry';
+import { OperatorAuth } from './operator-auth.service';
+import { TokenBucketLimiter } from './rate-limiter';
+import { RedisDeviceRegistry } from './redis.device-registry';
+
+/** Injection token of the per-device rate limiter ({@link TokenBucketLimiter}, or null when DEVICE_RATE=0). */
+export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
+
+@Injectable()
+class RegistryLifecycle implements OnModuleDestroy {
+  constructor(@Inject(DEVICE_REGISTRY) private readonly registry: DeviceRegistry) {}
+  async onModuleDestroy(): Promise<void> {
+    await this.registry.close();
+  }
+}
+
+/**
+ * Who may do what: operators (login, JWT, roles; the global REST guard), devices (registry and tokens), and the
+ * per-device rate limiter. Global, so that transports and controllers of other modules can use it.
+ */
+@Global()
+@Module({
+  imports: [RedisModule],
+  controllers: [AuthController, DeviceRegistryController],
+  providers: [
+    {
+      provide: OperatorAuth,
+      inject: [CONFIG],
+      useFactory: (config: GatewayConfig) => OperatorAuth.create(config.auth),
+    },
+    {
+      provide: DEVICE_REGISTRY,
+      inject: [CONFIG, { token: REDIS, optional: true }],
+      // One node: a JSON file beside the store. Several nodes: Redis, shared by all.
+      useFactory: (config: GatewayConfig, redis: RedisConnections | null | undefined): DeviceRegistry =>
+        redis ? new RedisDeviceRegistry(redis) : new FileDeviceRegistry(join(config.dataDir, 'devices.json')),
+    },
+    {
+      provide: DeviceAuth,
+      inject: [DEVICE_REGISTRY],
+      useFactory: async (registry: DeviceRegistry) => {
+        const auth = new DeviceAuth(registry);
+        await auth.start();
+        return auth;
+      },
+    },
+    {
+      provide: DEVICE_LIMITER,
+      inject: [CONFIG],
+      useFactory: (config: GatewayConfig) =>
+        config.deviceRate > 0 ? new TokenBucketLimiter(config.deviceRate, config.deviceBurst) : null,
+    },
+    RegistryLifecycle,
+    { provide: APP_GUARD, useClass: OperatorGuard },
+  ],
+  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER],
+})
+export class AuthModule {}

@@ -1,0 +1,51 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import {
+  type DeviceRegistration,
+  type DeviceTokenResponse,
+  ErrorCode,
+  FieldlineError,
+  isValidDeviceId,
+} from '@fieldline/contracts';
+import { AdminOnly } from './auth.guard';
+import { DeviceAuth } from './device-auth.service';
+
+function checkId(id: string): string {
+  if (!isValidDeviceId(id)) throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'invalid device id');
+  return id;
+}
+
+/** Device registration and tokens (admins only). A token is shown once, in the answer that issues it. */
+@AdminOnly()
+@Controller()
+export class DeviceRegistryController {
+  constructor(private readonly devices: DeviceAuth) {}
+
+  @Post('api/devices')
+  register(@Body() body: unknown): Promise<DeviceTokenResponse> {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as { deviceId?: unknown; name?: unknown };
+    return this.devices.register(b.deviceId, b.name);
+  }
+
+  @Get('api/auth/devices')
+  list(): Promise<DeviceRegistration[]> {
+    return this.devices.list();
+  }
+
+  @Get('api/devices/:id/registration')
+  get(@Param('id') id: string): Promise<DeviceRegistration> {
+    return this.devices.get(checkId(id));
+  }
+
+  /** Rotation: a new token; the old one stops working and the device's open connections are closed. */
+  @Post('api/devices/:id/token')
+  @HttpCode(200)
+  rotate(@Param('id') id: string): Promise<DeviceTokenResponse> {
+    return this.devices.rotate(checkId(id));
+  }
+
+  /** Revocation: the device has no valid token until rotated; its open connections are closed. */
+  @Delete('api/devices/:id/token')
+  revoke(@Param('id') id: string): Promise<DeviceRegistration> {
+    return this.devices.revoke(checkId(id));
+  }
+}

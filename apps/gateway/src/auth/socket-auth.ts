@@ -1,0 +1,63 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'socket.io';
+import { AUTH_EXPIRED_EVENT, type ErrorBody, ErrorCode, errorBody, FieldlineError } from '@fieldline/contracts';
+import type { OperatorAuth, OperatorClaims } from './operator-auth.service';
+import { originAllowed } from './origin.policy';
+
+/** What the Socket.IO adapter applies to every namespace, set in one place. */
+export interface SocketSecurity {
+  /** Namespace middleware: runs once per socket, at connect. */
+  middleware: (socket: Socket, next: (err?: Error) => void) => void;
+  /** engine.io `allowRequest`: the origin allowlist, for polling and WebSocket alike. */
+  allowRequest: (req: IncomingMessage) => boolean;
+}
+
+/** The operator of a connected socket. */
+export function socketOperator(socket: Socket): OperatorClaims | undefined {
+  return (socket.data as { operator?: OperatorClaims }).operator;
+}
+
+/**
+ * Operator sockets: the JWT in `handshake.auth.token` is checked once, at connect (a refused client gets
+ * `connect_error` with `data = {code, message}`); when the token expires the socket is told (`auth_expired`) and
+ * disconnected. Requests to events no handler takes are answered `NOT_FOUND` when they carry an ack, so a client is
+ * never left waiting.
+ */
+export function socketSecurity(auth: OperatorAuth, corsOrigins: readonly string[]): SocketSecurity {
+  return {
+    allowRequest: (req) => originAllowed(req.headers, corsOrigins),
+    middleware: (socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      auth.verify(token).then(
+        (claims) => {
+          (socket.data as { operator?: OperatorClaims }).operator = claims;
+          const timer = setTimeout(
+            () => {
+              socket.emit(AUTH_EXPIRED_EVENT, errorBody(ErrorCode.UNAUTHORIZED, 'token expired; log in again'));
+              socket.disconnect(true);
+            },
+            Math.max(0, claims.expiresAt - Date.now()),
+          );
+          timer.unref();
+          socket.once('disconnect', () => clearTimeout(timer));
+          socket.onAny((event: string, ...args: unknown[]) => {
+            const ack = args[args.length - 1];
+            if (typeof ack !== 'function' || (socket as unknown as NodeJS.EventEmitter).listenerCount(event) > 0)
+              return;
+            (ack as (body: { ok: false; error: ErrorBody }) => void)({
+              ok: false,
+              error: errorBody(ErrorCode.NOT_FOUND, `no event "${event.slice(0, 64)}" on ${socket.nsp.name}`),
+            });
+          });
+          next();
+        },
+        (err: unknown) => {
+          auth.refused.socket++;
+          const body =
+            err instanceof FieldlineError ? err.toBody() : errorBody(ErrorCode.UNAUTHORIZED, 'invalid token');
+          next(Object.assign(new Error(body.message), { data: body }));
+        },
+      );
+    },
+  };
+}
