@@ -1,0 +1,328 @@
+/*
+ * Throwaway InfluxDB 1.x, Mosquitto 2 and Redis 7 for the service suites, each on free loopback ports with its own
+ * temp dir, never the system's instances (a system Mosquitto on 1883 and Redis on 6379 are left alone).
+ *
+ *   tsx scripts/test-services.ts            start all three, print their URLs as `export` lines, stop on Ctrl-C
+ *   tsx scripts/test-services.ts --install  only install the missing packages (apt-get, as root)
+ *
+ * The jest `services` project calls {@link startTestServices} in its global setup (apps/gateway/test/services).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The services and the apt package that brings each. */
+const PACKAGES = [
+  { bin: 'influxd', pkg: 'influxdb' },
+  { bin: 'mosquitto', pkg: 'mosquitto' },
+  { bin: 'redis-server', pkg: 'redis-server' },
+] as const;
+
+export type ServiceName = 'influxdb' | 'mosquitto' | 'redis';
+
+export interface TestServices {
+  /** `http://127.0.0.1:<port>` (no database: each suite picks its own). */
+  influxUrl?: string;
+  /** `mqtt://127.0.0.1:<port>`, anonymous, no persistence. */
+  mqttUrl?: string;
+  /** `redis://127.0.0.1:<port>`. */
+  redisUrl?: string;
+  /** Root of the services' temp dirs (configs, data, logs). */
+  dir: string;
+  /** Milliseconds from the call to all services answering. */
+  startMs: number;
+  /** Stops every service and removes the temp dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Which services; default all three. */
+  only?: ServiceName[];
+  /** apt-get install missing packages (needs root). Default true. */
+  install?: boolean;
+  log?: (msg: string) => void;
+}
+
+/** Thrown when a service cannot be installed or started; the message says which and why. */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+}
+
+/** Full path of an executable on PATH or in the sbin dirs (mosquitto lives in /usr/sbin), or null. */
+function which(bin: string): string | null {
+  for (const dir of (process.env.PATH ?? '/usr/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
+    try {
+      accessSync(join(dir, bin), constants.X_OK);
+      return join(dir, bin);
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Installs the apt packages of the services whose binary is missing. Throws {@link ServiceError} when it cannot. */
+export function ensureInstalled(names: ServiceName[] = ['influxdb', 'mosquitto', 'redis'], log = console.log): void {
+  const wanted = PACKAGES.filter((p) => names.includes(serviceOf(p.bin)));
+  const missing = wanted.filter((p) => which(p.bin) === null).map((p) => p.pkg);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || which('apt-get') === null) {
+    throw new ServiceError(
+      `missing ${missing.join(', ')}; install with: sudo apt-get install -y ${missing.join(' ')} (not root here)`,
+    );
+  }
+  log(`test services: apt-get install -y ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
+  } catch (err) {
+    throw new ServiceError(`apt-get install ${missing.join(' ')} failed: ${(err as Error).message}`);
+  }
+  const still = wanted.filter((p) => which(p.bin) === null).map((p) => p.bin);
+  if (still.length) throw new ServiceError(`installed, but ${still.join(', ')} not found on PATH`);
+}
+
+function serviceOf(bin: string): ServiceName {
+  return bin === 'influxd' ? 'influxdb' : bin === 'mosquitto' ? 'mosquitto' : 'redis';
+}
+
+/** A port nobody listens on right now (bound and released by the kernel's choice). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => Promise<boolean>, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new ServiceError(`${what} exited at start (${child.exitCode ?? child.signalCode}):\n${tail(logFile)}`);
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new ServiceError(`${what} did not answer within 30 s:\n${tail(logFile)}`);
+    await sleep(25);
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Sends `send` on a TCP connection and resolves true when the answer starts with `expect`. */
+function tcpProbe(port: number, send: Buffer | string, expect: (data: Buffer) => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ port, host: '127.0.0.1' });
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write(send));
+    sock.once('data', (d) => done(expect(d)));
+  });
+}
+
+/** MQTT 3.1.1 CONNECT (clean session, client id "probe"): a broker answers CONNACK (0x20). */
+const MQTT_CONNECT = Buffer.from([
+  0x10, 0x11, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x0a, 0x00, 0x05, 0x70, 0x72, 0x6f, 0x62, 0x65,
+]);
+
+interface Running {
+  name: string;
+  child: ChildProcess;
+}
+
+function launch(name: string, bin: string, args: string[], logFile: string): Running {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(which(bin) ?? bin, args, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.on('error', () => undefined); // reported through exitCode in `until`
+  return { name, child };
+}
+
+async function startInflux(dir: string): Promise<{ url: string; proc: Running }> {
+  const [http, rpc] = [await freePort(), await freePort()];
+  const conf = join(dir, 'influxdb.conf');
+  mkdirSync(join(dir, 'influxdb'), { recursive: true });
+  const d = join(dir, 'influxdb');
+  writeFileSync(
+    conf,
+    `reporting-enabled = false
+bind-address = "127.0.0.1:${rpc}"
+[meta]
+  dir = "${d}/meta"
+[data]
+  dir = "${d}/data"
+  wal-dir = "${d}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[subscriber]
+  enabled = false
+[http]
+  bind-address = "127.0.0.1:${http}"
+  log-enabled = false
+[logging]
+  level = "warn"
+  suppress-logo = true
+[ifql]
+  enabled = false
+`,
+  );
+  const log = join(dir, 'influxdb.log');
+  const proc = launch('influxdb', 'influxd', ['run', '-config', conf], log);
+  const url = `http://127.0.0.1:${http}`;
+  await until('influxd', async () => (await fetch(`${url}/ping`)).status === 204, proc.child, log);
+  return { url, proc };
+}
+
+async function startMosquitto(dir: string): Promise<{ url: string; proc: Running }> {
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  const log = join(dir, 'mosquitto.log');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      // A dead gateway node's session keeps its share of messages until a peer drains it: queue, never drop.
+      'max_queued_messages 0',
+      `log_dest file ${log}`,
+      'log_type error',
+      'log_type warning',
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      '',
+    ].join('\n'),
+  );
+  const proc = launch('mosquitto', 'mosquitto', ['-c', conf], log);
+  await until('mosquitto', () => tcpProbe(port, MQTT_CONNECT, (b) => b[0] === 0x20), proc.child, log);
+  return { url: `mqtt://127.0.0.1:${port}`, proc };
+}
+
+async function startRedis(dir: string): Promise<{ url: string; proc: Running }> {
+  const port = await freePort();
+  const d = join(dir, 'redis');
+  mkdirSync(d, { recursive: true });
+  const log = join(dir, 'redis.log');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', d];
+  const proc = launch('redis', 'redis-server', [...args, '--logfile', log, '--loglevel', 'warning'], log);
+  await until(
+    'redis-server',
+    () => tcpProbe(port, 'PING\r\n', (b) => b.toString().startsWith('+PONG')),
+    proc.child,
+    log,
+  );
+  return { url: `redis://127.0.0.1:${port}`, proc };
+}
+
+async function stopAll(procs: Running[]): Promise<void> {
+  await Promise.all(
+    procs.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+          child.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** Installs what is missing (unless told not to), then starts the services. */
+export async function startTestServices(opts: StartOptions = {}): Promise<TestServices> {
+  const names = opts.only ?? ['influxdb', 'mosquitto', 'redis'];
+  const log = opts.log ?? console.log;
+  if (opts.install !== false) ensureInstalled(names, log);
+  else {
+    const missing = PACKAGES.filter((p) => names.includes(serviceOf(p.bin)) && which(p.bin) === null);
+    if (missing.length) throw new ServiceError(`missing ${missing.map((p) => p.pkg).join(', ')}`);
+  }
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'fieldline-services-'));
+  const procs: Running[] = [];
+  // A crashed test run must not leave servers behind: kill them synchronously when this process exits.
+  const onExit = (): void => procs.forEach((p) => p.child.kill('SIGKILL'));
+  process.once('exit', onExit);
+  const out: Omit<TestServices, 'stop' | 'startMs'> = { dir };
+  try {
+    const tasks: Promise<void>[] = [];
+    if (names.includes('influxdb'))
+      tasks.push(startInflux(dir).then(({ url, proc }) => void ((out.influxUrl = url), procs.push(proc))));
+    if (names.includes('mosquitto'))
+      tasks.push(startMosquitto(dir).then(({ url, proc }) => void ((out.mqttUrl = url), procs.push(proc))));
+    if (names.includes('redis'))
+      tasks.push(startRedis(dir).then(({ url, proc }) => void ((out.redisUrl = url), procs.push(proc))));
+    const results = await Promise.allSettled(tasks);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  } catch (err) {
+    await stopAll(procs);
+    process.off('exit', onExit);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopping: Promise<void> | null = null;
+  return {
+    ...out,
+    startMs: Math.round(performance.now() - started),
+    stop: () =>
+      (stopping ??= stopAll(procs).then(() => {
+        process.off('exit', onExit);
+        rmSync(dir, { recursive: true, force: true });
+      })),
+  };
+}
+
+async function cli(): Promise<void> {
+  if (process.argv.includes('--install')) {
+    ensureInstalled();
+    return;
+  }
+  const s = await startTestServices();
+  console.log(`# started in ${s.startMs} ms (temp dir ${s.dir}); Ctrl-C stops them`);
+  console.log(`export INFLUX_URL=${s.influxUrl}/fieldline`);
+  console.log(`export MQTT_URL=${s.mqttUrl}`);
+  console.log(`export REDIS_URL=${s.redisUrl}`);
+  const stop = (): void => void s.stop().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  setInterval(() => undefined, 1 << 30);
+}
+
+if (require.main === module) {
+  cli().catch((err: unknown) => {
+    console.error(`test services: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
