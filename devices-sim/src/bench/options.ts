@@ -1,0 +1,219 @@
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['ingest', 'fanout', 'history', 'isolation'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface IngestOptions {
+  /** Devices per step. */
+  devices: number;
+  /** Aggregate rates tried, readings/s, in order; a run stops at its first step that is not sustained. */
+  rates: number[];
+  stepS: number;
+  qos: 0 | 1;
+  protocols: ('mqtt' | 'ws')[];
+  /** Only these runs (`gateway-mqtt`, `aedes-mqtt`, ...); all when empty. */
+  runs: string[];
+  /** Seconds of unrecorded load per run before the ladder (JIT warm-up). */
+  warmupS: number;
+  /** When > 0, the gateway over MQTT is run again at its highest sustained rate for this long. */
+  sustainS: number;
+  maxP99Ms: number;
+}
+
+export interface FanoutOptions {
+  /** Operator socket counts, ascending; sockets are added level by level. */
+  sockets: number[];
+  devices: number;
+  /** Readings/s per device. */
+  ratePerDevice: number;
+  windowS: number;
+  settleS: number;
+}
+
+export interface HistoryOptions {
+  /** Days of 1 Hz readings of the big device. */
+  days: number;
+  /** Other devices in the store, one reading a minute each over the same days. */
+  otherDevices: number;
+  reps: number;
+}
+
+export interface IsolationOptions {
+  neighbours: number;
+  /** Readings/s per neighbour. */
+  rate: number;
+  /** The flooder sends `factor` times a neighbour's rate. */
+  factor: number;
+  windowS: number;
+}
+
+export interface BenchOptions {
+  scenarios: Scenario[];
+  quick: boolean;
+  profile: boolean;
+  outDir: string;
+  updateDocs: boolean;
+  mosquitto: boolean;
+  /** Simulator tick, ms. */
+  tickMs: number;
+  /** The gateway's LIVE_TICK_MS (default 20), also used by the relay so both coalesce alike. */
+  liveTickMs: number;
+  /** Extra environment for every gateway the bench starts (`--gateway-env`), for experiments. */
+  gatewayEnv: Record<string, string>;
+  ingest: IngestOptions;
+  fanout: FanoutOptions;
+  history: HistoryOptions;
+  isolation: IsolationOptions;
+  /** Re-render this results file (JSON of an earlier run) instead of running. */
+  reportFrom: string | null;
+  /** The command line, for the report. */
+  argv: string[];
+}
+
+export const USAGE = `Fieldline benchmark: the gateway against its baselines, same load generator, same run.
+
+Usage: npm run bench -- [options]
+
+  --scenario LIST     comma-separated: ${SCENARIOS.join(',')} (default: all)
+  --quick             small and short (under a minute): what CI's smoke test runs
+  --profile           run the ingest scenario's gateway with --cpu-prof; print its top functions
+  --out DIR           results directory (default bench-results)
+  --update-docs       write the figures into docs/performance.md (and its chart)
+  --report FILE       run nothing: print (and with --update-docs, write) the report of an earlier results JSON
+  --no-mosquitto      skip the Mosquitto baseline even when mosquitto is installed
+  --rates LIST        ingest: aggregate readings/s per step (default 5000,10000,15000,20000,25000,30000,40000,50000,60000,80000)
+  --step-seconds S    ingest: seconds per step (default 5)
+  --devices N         ingest: devices per step (default 50)
+  --qos 0|1           ingest: MQTT QoS (default 1)
+  --runs LIST         ingest: only these runs, e.g. gateway-mqtt,aedes-mqtt (default: all; baselines are skipped
+                      when not listed, and their ratios with them)
+  --sustain S         ingest: afterwards, hold the gateway's best MQTT rate for S seconds (default 0: skip)
+  --max-p99 MS        ingest: a step above this p99 is not sustained (default 1000)
+  --sockets LIST      fan-out: operator socket counts (default 100,1000,5000)
+  --history-days D    history: days of 1 Hz readings of the big device (default 30)
+  --tick-ms MS        simulator tick (default 1): a reading's ts is its scheduled time
+  --gateway-env LIST  extra gateway environment, e.g. LIVE_TICK_MS=5,WRITE_BATCH=20000 (the relay follows LIVE_TICK_MS)
+  -h, --help          this text`;
+
+class UsageError extends Error {}
+export { UsageError };
+
+function list(text: string, flag: string, min: number): number[] {
+  const out = text.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isFinite(n) || n < min))
+    throw new UsageError(`${flag} takes numbers >= ${min} separated by commas, got "${text}"`);
+  return out;
+}
+
+function num(text: string | undefined, flag: string, def: number, min: number, int = false): number {
+  if (text === undefined) return def;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || (int && !Number.isInteger(n)))
+    throw new UsageError(`${flag} must be ${int ? 'an integer' : 'a number'} >= ${min}, got "${text}"`);
+  return n;
+}
+
+/** Parses the command line; null for --help. */
+export function parseBenchArgs(argv: string[]): BenchOptions | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        scenario: { type: 'string' },
+        quick: { type: 'boolean' },
+        profile: { type: 'boolean' },
+        out: { type: 'string' },
+        'update-docs': { type: 'boolean' },
+        report: { type: 'string' },
+        'no-mosquitto': { type: 'boolean' },
+        rates: { type: 'string' },
+        'step-seconds': { type: 'string' },
+        devices: { type: 'string' },
+        qos: { type: 'string' },
+        runs: { type: 'string' },
+        sustain: { type: 'string' },
+        'max-p99': { type: 'string' },
+        sockets: { type: 'string' },
+        'history-days': { type: 'string' },
+        'tick-ms': { type: 'string' },
+        'gateway-env': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return null;
+  const quick = values.quick ?? false;
+  let scenarios: Scenario[] = [...SCENARIOS];
+  if (values.scenario !== undefined) {
+    scenarios = values.scenario.split(',').map((s) => s.trim()) as Scenario[];
+    const bad = scenarios.find((s) => !SCENARIOS.includes(s));
+    if (bad !== undefined || scenarios.length === 0)
+      throw new UsageError(`--scenario takes ${SCENARIOS.join(', ')}; got "${values.scenario}"`);
+  }
+  const qos = num(values.qos, '--qos', 1, 0, true);
+  if (qos !== 0 && qos !== 1) throw new UsageError('--qos must be 0 or 1');
+  const rates = values.rates
+    ? list(values.rates, '--rates', 1)
+    : quick
+      ? [1000, 3000]
+      : [5000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 80_000];
+  const gatewayEnv: Record<string, string> = {};
+  for (const kv of (values['gateway-env'] ?? '').split(',')) {
+    if (kv.trim() === '') continue;
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(kv.trim());
+    if (!m) throw new UsageError(`--gateway-env takes NAME=value pairs separated by commas, got "${kv}"`);
+    gatewayEnv[m[1]] = m[2];
+  }
+  const liveTick = Number(gatewayEnv.LIVE_TICK_MS ?? process.env.LIVE_TICK_MS ?? 20);
+  const sockets = values.sockets ? list(values.sockets, '--sockets', 1) : quick ? [100] : [100, 1000, 5000];
+  return {
+    scenarios,
+    quick,
+    profile: values.profile ?? false,
+    outDir: values.out ?? 'bench-results',
+    updateDocs: values['update-docs'] ?? false,
+    mosquitto: !(values['no-mosquitto'] ?? false),
+    tickMs: num(values['tick-ms'], '--tick-ms', 1, 1),
+    liveTickMs: Number.isFinite(liveTick) && liveTick > 0 ? liveTick : 20,
+    gatewayEnv,
+    ingest: {
+      devices: num(values.devices, '--devices', quick ? 20 : 50, 1, true),
+      rates: [...rates].sort((a, b) => a - b),
+      stepS: num(values['step-seconds'], '--step-seconds', quick ? 1 : 5, 0.5),
+      qos,
+      protocols: ['mqtt', 'ws'],
+      runs: (values.runs ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+      warmupS: quick ? 0 : 1,
+      sustainS: num(values.sustain, '--sustain', 0, 0),
+      maxP99Ms: num(values['max-p99'], '--max-p99', 1000, 1),
+    },
+    fanout: {
+      sockets: [...sockets].sort((a, b) => a - b),
+      devices: quick ? 10 : 50,
+      ratePerDevice: 2,
+      windowS: quick ? 1.5 : 5,
+      settleS: quick ? 0.5 : 2,
+    },
+    history: {
+      days: num(values['history-days'], '--history-days', quick ? 2 : 30, 0.01),
+      otherDevices: quick ? 4 : 19,
+      reps: quick ? 3 : 10,
+    },
+    isolation: {
+      neighbours: quick ? 10 : 50,
+      rate: quick ? 20 : 50,
+      factor: 10,
+      windowS: quick ? 1.5 : 8,
+    },
+    reportFrom: values.report ?? null,
+    argv,
+  };
+}
