@@ -3,8 +3,12 @@
 // unless the environment says otherwise. The build itself is done by the npm script before this runs.
 // When PORT or MQTT_PORT is not set and its default port is taken (a system Mosquitto often holds 1883), the next free
 // port is used and said so: quick start should start, not fail on a port clash.
+// The gateway refuses to start without JWT_SECRET and an operator; for a demo run, this script generates a secret and
+// an admin password when none is configured and prints them. They live only in this process's environment: nothing
+// is written to disk, and the next run generates new ones. Configure your own for anything but a demo.
 'use strict';
 const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const { createServer } = require('node:net');
 const { join } = require('node:path');
 
@@ -32,6 +36,22 @@ async function main() {
   if (env.SIM_DEVICES === undefined || env.SIM_DEVICES === '') env.SIM_DEVICES = '5';
   await pick(env, 'PORT', 3000);
   await pick(env, 'MQTT_PORT', 1883);
+  const generated = [];
+  if (!env.JWT_SECRET) {
+    env.JWT_SECRET = randomBytes(32).toString('base64url');
+    generated.push(`  JWT_SECRET=${env.JWT_SECRET}`);
+  }
+  if (!env.ADMIN_PASSWORD && !env.ADMIN_PASSWORD_HASH && !env.USERS && !env.USERS_FILE) {
+    env.ADMIN_PASSWORD = randomBytes(12).toString('base64url');
+    env.FIELDLINE_DEMO_LOGIN = '1'; // the gateway repeats the login next to its URLs
+    generated.push(`  ADMIN_PASSWORD=${env.ADMIN_PASSWORD}   (log in as: admin)`);
+  }
+  if (generated.length) {
+    console.log(
+      'fieldline: quick start: generated demo credentials for this run only (set them yourself to keep them):',
+    );
+    for (const line of generated) console.log(line);
+  }
   const main = join(__dirname, '..', 'dist', 'apps', 'gateway', 'src', 'main.js');
   const child = spawn(process.execPath, [main], { env, stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));

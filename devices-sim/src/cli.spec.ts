@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deriveMqttUrl, parseCli, statusLine, summarize, summaryText, transportErrors } from './cli';
 import type { SimStats } from './simulator';
 
@@ -16,7 +19,35 @@ describe('parseCli', () => {
       connectTimeout: 10,
       json: false,
       quiet: false,
+      tokens: {},
     });
+  });
+
+  it('takes device tokens from flags and a file, and admin credentials for --register', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fieldline-cli-'));
+    try {
+      const file = join(dir, 'tokens.json');
+      writeFileSync(file, JSON.stringify({ 'sim-001': 'fld_a', 'sim-002': 'fld_b' }));
+      expect(parseCli(['--tokens-file', file, '--token', 'sim-002=fld_c', '--token', 'x=y=z'], {})!.tokens).toEqual({
+        'sim-001': 'fld_a',
+        'sim-002': 'fld_c',
+        x: 'y=z',
+      });
+      expect(parseCli(['--register'], { FIELDLINE_ADMIN_PASSWORD: 'pw' })!.register).toEqual({
+        username: 'admin',
+        password: 'pw',
+      });
+      expect(parseCli(['--register', '--admin-user', 'ops', '--admin-password', 'p2'], {})!.register).toEqual({
+        username: 'ops',
+        password: 'p2',
+      });
+      writeFileSync(file, '[1]');
+      for (const args of [['--register'], ['--token', 'no-equals'], ['--token', '=x'], ['--tokens-file', file]]) {
+        expect(() => parseCli(args, {})).toThrow();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads flags', () => {

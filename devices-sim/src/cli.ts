@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ErrorCode } from '@fieldline/contracts';
 import { PROTOCOLS, type Protocol } from './device';
-import { DEFAULT_MQTT_URL, DEFAULT_URL, Simulator, type SimStats } from './simulator';
+import { login, provisionDevices, readTokensFile } from './provision';
+import { DEFAULT_MQTT_URL, DEFAULT_URL, makeIds, Simulator, type SimStats } from './simulator';
 
 export const USAGE = `Fieldline device simulator: sends plausible sensor readings to a gateway.
 
@@ -18,11 +19,16 @@ Usage: npm run sim -- [options]
   --prefix P            device id prefix (default sim-): sim-001, sim-002, ...
   --seed N              sensor model seed (default 1)
   --connect-timeout S   seconds to wait for devices to connect before sending (default 10)
+  --token ID=TOKEN      a device's token (repeatable): MQTT password, ws/http Bearer token
+  --tokens-file FILE    device tokens as a JSON object { "<device id>": "<token>", ... }
+  --register            log in as an admin and register the devices (a registered device gets a new token)
+  --admin-user NAME     admin to log in as for --register (default admin)
+  --admin-password PW   its password (default: $FIELDLINE_ADMIN_PASSWORD, else $ADMIN_PASSWORD)
   --json                print the summary as one JSON object on stdout (status lines go to stderr)
   --quiet               no status lines and no text summary (errors and --json output still appear)
   -h, --help            this text
 
-Exit code: 0 when done, 1 when no device could connect, 2 on bad arguments.`;
+Exit code: 0 when done, 1 when no device could connect (or --register failed), 2 on bad arguments.`;
 
 export interface CliConfig {
   devices: number;
@@ -38,6 +44,10 @@ export interface CliConfig {
   connectTimeout: number;
   json: boolean;
   quiet: boolean;
+  /** Device tokens given on the command line or in --tokens-file. */
+  tokens: Record<string, string>;
+  /** --register: admin credentials to register the devices with. */
+  register?: { username: string; password: string };
 }
 
 class UsageError extends Error {}
@@ -62,6 +72,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         prefix: { type: 'string' },
         seed: { type: 'string' },
         'connect-timeout': { type: 'string' },
+        token: { type: 'string', multiple: true },
+        'tokens-file': { type: 'string' },
+        register: { type: 'boolean' },
+        'admin-user': { type: 'string' },
+        'admin-password': { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
@@ -92,7 +107,26 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     connectTimeout: num(values['connect-timeout'] ?? '10', '--connect-timeout', { min: 0.001 }),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
+    tokens: {},
   };
+  if (values['tokens-file']) {
+    try {
+      Object.assign(config.tokens, readTokensFile(values['tokens-file']));
+    } catch (err) {
+      throw new UsageError(`--tokens-file: ${(err as Error).message}`);
+    }
+  }
+  for (const t of values.token ?? []) {
+    const eq = t.indexOf('=');
+    if (eq <= 0 || eq === t.length - 1) throw new UsageError(`--token takes <device id>=<token>, got "${t}"`);
+    config.tokens[t.slice(0, eq)] = t.slice(eq + 1);
+  }
+  if (values.register) {
+    const password = values['admin-password'] ?? env.FIELDLINE_ADMIN_PASSWORD ?? env.ADMIN_PASSWORD;
+    if (!password)
+      throw new UsageError('--register needs the admin password: --admin-password or $FIELDLINE_ADMIN_PASSWORD');
+    config.register = { username: values['admin-user'] ?? 'admin', password };
+  }
   // 0 means no limit: how the gateway's `npm start` runs its simulated devices.
   const duration = values.duration === undefined ? 0 : num(values.duration, '--duration', { min: 0 });
   if (duration > 0) config.duration = duration;
@@ -217,6 +251,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  let tokens = config.tokens;
+  if (config.register) {
+    try {
+      const admin = await login(config.url, config.register.username, config.register.password);
+      tokens = { ...(await provisionDevices(config.url, admin, makeIds(config.devices, config.prefix))), ...tokens };
+    } catch (err) {
+      process.stderr.write(`--register: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   const sim = new Simulator({
     url: config.url,
     mqttUrl: config.mqttUrl,
@@ -228,6 +272,7 @@ export async function main(argv: string[]): Promise<number> {
     idPrefix: config.prefix,
     seed: config.seed,
     connectTimeoutMs: config.connectTimeout * 1000,
+    ...(Object.keys(tokens).length ? { tokens } : {}),
     ...(config.duration !== undefined ? { duration: config.duration } : {}),
   });
 

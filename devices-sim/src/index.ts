@@ -21,3 +21,4 @@ export { BAD_REPLY, outcomeOfHttp, outcomeOfWsReply, parseMqttError, parseWsRepl
 export type { Outcome, Refusal } from './replies';
 export { HttpTransport, MqttTransport, TransportError, WsTransport, backoffMs, ingestUrl } from './transports';
 export type { HttpTransportOptions, MqttTransportOptions, WsTransportOptions } from './transports';
+export { login, provisionDevices, readTokensFile } from './provision';

@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module';
 import type { GatewayConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { DevicesModule } from './devices/devices.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
@@ -12,7 +14,16 @@ export class AppModule {
   static register(config: GatewayConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, DevicesModule, LiveModule, IngestModule, HealthModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        AuthModule,
+        StorageModule,
+        DevicesModule,
+        LiveModule,
+        IngestModule,
+        HealthModule,
+        DashboardModule,
+      ],
     };
   }
 }

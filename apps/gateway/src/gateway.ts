@@ -5,10 +5,18 @@ import { type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
-import { useBodyParsers } from './common/body-parsers';
+import { DeviceAuth } from './auth/device-auth.service';
+import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware';
+import { OperatorAuth } from './auth/operator-auth.service';
+import { socketSecurity } from './auth/socket-auth';
+import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
 import { ErrorFilter } from './common/error.filter';
+import type { RedisConnections } from './common/redis.connections';
+import { REDIS } from './common/redis.module';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
+import { IngestPipeline } from './ingest/ingest.pipeline';
+import { MqttClientTransport } from './ingest/mqtt-client.transport';
 import { MqttBrokerTransport } from './ingest/mqtt.transport';
 import { WsIngestTransport } from './ingest/ws.transport';
 
@@ -20,7 +28,7 @@ export interface RunningGateway {
   mqttPort: number | null;
   /** Base URL for HTTP, Socket.IO and WebSocket ingest, on loopback. */
   url: string;
-  /** Broker URL on loopback (embedded mode). */
+  /** Broker URL devices use: the embedded broker on loopback, or the external broker (without credentials). */
   mqttUrl: string | null;
   /** Stops taking input, flushes buffers, closes the store. Safe to call twice. */
   close(): Promise<void>;
@@ -39,11 +47,24 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     bodyParser: false,
     logger: LEVELS[config.logLevel],
   });
-  app.useWebSocketAdapter(new GatewayIoAdapter(app, config.corsOrigins, LIMITS.maxMessageBytes));
+  const security = socketSecurity(app.get(OperatorAuth), config.corsOrigins);
+  app.useWebSocketAdapter(
+    new GatewayIoAdapter(app, config.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
+      app.get<RedisConnections | null>(REDIS, { strict: false }),
+    ),
+  );
   app.useGlobalFilters(new ErrorFilter());
+  app.use(originMiddleware(config.corsOrigins));
   if (config.corsOrigins.length) app.enableCors({ origin: config.corsOrigins, credentials: true });
+  const stats = app.get(IngestPipeline).stats;
+  app.use(
+    INGEST_ROUTE,
+    deviceTokenMiddleware(app.get(DeviceAuth), (code) => stats.reject('http', code)),
+  );
   useBodyParsers(app);
-  app.enableShutdownHooks([]); // signals are handled by main.ts so that the order of shutdown is ours
+  // No app.enableShutdownHooks(): signals are handled by main.ts so that the order of shutdown is ours. (Nest reads
+  // an empty signal list as "all signals": it would run a second app.close() beside main.ts's and then re-raise
+  // the signal, cutting the first one short.) app.close() calls the lifecycle hooks either way.
   await app.init();
   app.get(WsIngestTransport).attach(app.getHttpServer() as HttpServer);
   await app.listen(config.port, config.host);
@@ -51,6 +72,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   let mqttPort: number | null = null;
   try {
     if (config.mqttPort !== null) mqttPort = await app.get(MqttBrokerTransport).listen(config.mqttPort, config.host);
+    else await app.get<MqttClientTransport | null>(MqttClientTransport)?.start();
   } catch (err) {
     await app.close();
     throw err;
@@ -62,7 +84,16 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     httpPort,
     mqttPort,
     url: `http://127.0.0.1:${httpPort}`,
-    mqttUrl: mqttPort === null ? null : `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl: mqttPort === null ? publicUrl(config.mqttUrl) : `mqtt://127.0.0.1:${mqttPort}`,
     close: () => (closing ??= app.close()),
   };
+}
+
+/** The external broker's URL without the gateway's credentials (devices bring their own). */
+function publicUrl(url: string | null): string | null {
+  if (url === null) return null;
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString().replace(/\/$/, '');
 }

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
+import { ErrorCode, FieldlineError } from '@fieldline/contracts';
+import { DeviceAuth } from './auth/device-auth.service';
 import { ConfigError, loadConfig } from './config/config';
 import { createGateway } from './gateway';
 
@@ -32,14 +35,26 @@ async function main(): Promise<void> {
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   log.log(`HTTP, Socket.IO and WebSocket ingest on http://${shown}:${gateway.httpPort}`);
   log.log(`  dashboard       http://${shown}:${gateway.httpPort}/`);
+  // Quick start generated the admin password (scripts/start.js): say it where the URL is.
+  if (process.env.FIELDLINE_DEMO_LOGIN === '1' && process.env.ADMIN_PASSWORD)
+    log.log(`  login           admin / ${process.env.ADMIN_PASSWORD}   (demo credentials, this run only)`);
   log.log(`  devices         http://${shown}:${gateway.httpPort}/api/devices`);
   log.log(`  health          http://${shown}:${gateway.httpPort}/health`);
   log.log(`  ws ingest       ws://${shown}:${gateway.httpPort}/ingest`);
   if (gateway.mqttPort !== null) log.log(`  MQTT (embedded) mqtt://${shown}:${gateway.mqttPort}`);
   log.log(`  data            ${config.dataDir}`);
 
-  const sim =
-    config.simDevices > 0 ? startSimulator(config.simDevices, config.simRate, gateway.url, gateway.mqttUrl, log) : null;
+  let sim: ChildProcess | null = null;
+  let tokensDir: string | null = null;
+  if (config.simDevices > 0) {
+    // The simulated devices are provisioned like real ones: registered, each with its own token (handed over in a
+    // file readable by this user only, removed when the gateway stops).
+    const tokens = await provisionSimulatedDevices(gateway.app.get(DeviceAuth), config.simDevices);
+    tokensDir = mkdtempSync(join(tmpdir(), 'fieldline-sim-'));
+    const tokensFile = join(tokensDir, 'tokens.json');
+    writeFileSync(tokensFile, JSON.stringify(tokens), { mode: 0o600 });
+    sim = startSimulator(config.simDevices, config.simRate, gateway.url, gateway.mqttUrl, tokensFile, log);
+  }
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -47,6 +62,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.log(`${signal}: stopping (flushing buffered readings)`);
     sim?.kill('SIGTERM');
+    if (tokensDir) rmSync(tokensDir, { recursive: true, force: true });
     gateway
       .close()
       .then(() => process.exit(0))
@@ -59,12 +75,33 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** Ids the simulator gives its devices with `--prefix sim-` (its `makeIds`): sim-001, sim-002, ... */
+function simulatedIds(n: number): string[] {
+  const width = Math.max(3, String(n).length);
+  return Array.from({ length: n }, (_, i) => `sim-${String(i + 1).padStart(width, '0')}`);
+}
+
+/** Registers the simulated devices, or gives those registered by an earlier run a new token (tokens show once). */
+async function provisionSimulatedDevices(devices: DeviceAuth, n: number): Promise<Record<string, string>> {
+  const tokens: Record<string, string> = {};
+  for (const id of simulatedIds(n)) {
+    try {
+      tokens[id] = (await devices.register(id, 'simulated device')).token;
+    } catch (err) {
+      if (!(err instanceof FieldlineError && err.code === ErrorCode.CONFLICT)) throw err;
+      tokens[id] = (await devices.rotate(id)).token;
+    }
+  }
+  return tokens;
+}
+
 /** Simulated devices run as their own process, speaking MQTT to the gateway like real devices. */
 function startSimulator(
   devices: number,
   rate: number,
   url: string,
   mqttUrl: string | null,
+  tokensFile: string,
   log: Logger,
 ): ChildProcess | null {
   const cli = join(__dirname, '..', '..', '..', 'devices-sim', 'src', 'cli.js');
@@ -86,6 +123,10 @@ function startSimulator(
     mqttUrl,
     '--duration',
     '0',
+    '--prefix',
+    'sim-',
+    '--tokens-file',
+    tokensFile,
     '--quiet',
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });

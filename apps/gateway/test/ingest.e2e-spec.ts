@@ -1,14 +1,5 @@
 import { telemetryTopic } from '@fieldline/contracts';
-import {
-  getJson,
-  MqttDevice,
-  Operator,
-  postReadings,
-  startGateway,
-  type TestGateway,
-  waitFor,
-  WsDevice,
-} from './support';
+import { startGateway, type TestGateway, waitFor } from './support';
 
 describe('a reading over each protocol reaches its room and the history API', () => {
   let gw: TestGateway;
@@ -20,15 +11,15 @@ describe('a reading over each protocol reaches its room and the history API', ()
   });
 
   const history = async (deviceId: string) => {
-    const { status, body } = await getJson(`${gw.url}/api/devices/${deviceId}/readings?bucket=raw&from=0`);
+    const { status, body } = await gw.get(`/api/devices/${deviceId}/readings?bucket=raw&from=0`);
     expect(status).toBe(200);
     return body as { series: { metric: string; points: { ts: number; value: number }[] }[] };
   };
 
   it('MQTT: published reading is delivered live and stored', async () => {
-    const op = await new Operator(gw.url).connected();
+    const op = await gw.operator();
     expect(await op.subscribe('mqtt-1')).toMatchObject({ ok: true, deviceId: 'mqtt-1', backfill: [] });
-    const dev = await MqttDevice.connect(gw.mqttUrl!, 'mqtt-1');
+    const dev = await gw.mqttDevice('mqtt-1');
     const ts = Date.now() - 1000;
     await dev.publish(telemetryTopic('mqtt-1'), { ts, seq: 1, metrics: { temperature: 21.5, humidity: 40 } });
     await waitFor(() => op.of('mqtt-1').length === 1, 'live reading');
@@ -42,9 +33,9 @@ describe('a reading over each protocol reaches its room and the history API', ()
   });
 
   it('WebSocket: every frame is acked by seq, delivered live and stored', async () => {
-    const op = await new Operator(gw.url).connected();
+    const op = await gw.operator();
     await op.subscribe('ws-1');
-    const dev = await WsDevice.connect(gw.url, '?deviceId=ws-1');
+    const dev = await gw.wsDevice('ws-1');
     const ts = Date.now();
     expect(await dev.send({ ts, seq: 10, metrics: { t: 1 } })).toEqual({ type: 'ack', seq: 10, accepted: 1 });
     expect(
@@ -67,26 +58,27 @@ describe('a reading over each protocol reaches its room and the history API', ()
     op.close();
   });
 
-  it('WebSocket without a bound device id takes the id from each reading', async () => {
-    const op = await new Operator(gw.url).connected();
+  it('WebSocket is bound to the token’s device: a reading may name it, or leave it out', async () => {
+    const op = await gw.operator();
     await op.subscribe('ws-2');
-    const dev = await WsDevice.connect(gw.url);
+    const dev = await gw.wsDevice('ws-2');
     expect(await dev.send({ deviceId: 'ws-2', seq: 1, metrics: { t: 1 } })).toMatchObject({ type: 'ack', seq: 1 });
-    await waitFor(() => op.of('ws-2').length === 1, 'live reading');
+    expect(await dev.send({ seq: 2, metrics: { t: 2 } })).toMatchObject({ type: 'ack', seq: 2 });
+    await waitFor(() => op.of('ws-2').length === 2, 'live readings');
     dev.close();
     op.close();
   });
 
   it('HTTP: single and batch readings answer 202 with counts, are delivered live and stored', async () => {
-    const op = await new Operator(gw.url).connected();
+    const op = await gw.operator();
     await op.subscribe('http-1');
     const ts = Date.now();
-    expect(await postReadings(gw.url, 'http-1', { ts, seq: 1, metrics: { t: 1 } })).toEqual({
+    expect(await gw.post('http-1', { ts, seq: 1, metrics: { t: 1 } })).toEqual({
       status: 202,
       body: { accepted: 1, rejected: 0, errors: [] },
     });
     const batch = { readings: [2, 3, 4].map((seq) => ({ ts: ts + seq, seq, metrics: { t: seq } })) };
-    expect(await postReadings(gw.url, 'http-1', batch)).toEqual({
+    expect(await gw.post('http-1', batch)).toEqual({
       status: 202,
       body: { accepted: 3, rejected: 0, errors: [] },
     });
@@ -96,13 +88,13 @@ describe('a reading over each protocol reaches its room and the history API', ()
   });
 
   it('a client in room A never receives room B readings, and unsubscribe stops delivery', async () => {
-    const a = await new Operator(gw.url).connected();
-    const b = await new Operator(gw.url).connected();
+    const a = await gw.operator();
+    const b = await gw.operator();
     await a.subscribe('room-a');
     await b.subscribe('room-b');
     for (let i = 1; i <= 5; i++) {
-      await postReadings(gw.url, 'room-a', { seq: i, metrics: { t: i } });
-      await postReadings(gw.url, 'room-b', { seq: i, metrics: { t: -i } });
+      await gw.post('room-a', { seq: i, metrics: { t: i } });
+      await gw.post('room-b', { seq: i, metrics: { t: -i } });
     }
     await waitFor(() => a.received.length === 5 && b.received.length === 5, 'both rooms');
     expect(a.received.every((r) => r.deviceId === 'room-a')).toBe(true);
@@ -112,8 +104,8 @@ describe('a reading over each protocol reaches its room and the history API', ()
       ok: true,
       deviceId: 'room-a',
     });
-    await postReadings(gw.url, 'room-a', { seq: 6, metrics: { t: 6 } });
-    await postReadings(gw.url, 'room-b', { seq: 6, metrics: { t: -6 } });
+    await gw.post('room-a', { seq: 6, metrics: { t: 6 } });
+    await gw.post('room-b', { seq: 6, metrics: { t: -6 } });
     await waitFor(() => b.received.length === 6, 'room b still flowing');
     expect(a.received).toHaveLength(5);
     a.close();
@@ -121,12 +113,12 @@ describe('a reading over each protocol reaches its room and the history API', ()
   });
 
   it('coalesces a burst into few events but delivers every reading in order', async () => {
-    const op = await new Operator(gw.url).connected();
+    const op = await gw.operator();
     let events = 0;
     op.socket.on('readings', () => events++);
     await op.subscribe('burst-1');
     const readings = Array.from({ length: 400 }, (_, i) => ({ seq: i + 1, metrics: { t: i } }));
-    await postReadings(gw.url, 'burst-1', { readings });
+    await gw.post('burst-1', { readings });
     await waitFor(() => op.of('burst-1').length === 400, 'all burst readings');
     expect(op.of('burst-1').map((r) => r.seq)).toEqual(readings.map((r) => r.seq));
     expect(events).toBeLessThan(10);
@@ -134,9 +126,9 @@ describe('a reading over each protocol reaches its room and the history API', ()
   });
 
   it('lists devices with online state, last seen and latest values', async () => {
-    await postReadings(gw.url, 'list-1', { metrics: { temperature: 20, battery: 99 } });
-    await postReadings(gw.url, 'list-1', { metrics: { temperature: 21 } });
-    const { body } = await getJson(`${gw.url}/api/devices`);
+    await gw.post('list-1', { metrics: { temperature: 20, battery: 99 } });
+    await gw.post('list-1', { metrics: { temperature: 21 } });
+    const { body } = await gw.get('/api/devices');
     const d = (body as any[]).find((x) => x.deviceId === 'list-1');
     expect(d).toMatchObject({
       online: true,
@@ -147,7 +139,7 @@ describe('a reading over each protocol reaches its room and the history API', ()
   });
 
   it('reports ready on /health and counts on /metrics', async () => {
-    const { status, body } = await getJson(`${gw.url}/health`);
+    const { status, body } = await gw.get('/health');
     expect(status).toBe(200);
     expect(body).toMatchObject({ status: 'ok', checks: { http: true, broker: true, store: true, writes: true } });
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();

@@ -1,6 +1,6 @@
 import { io } from 'socket.io-client';
 import { type DeviceSummary, DevicesEvent, Namespace, type Reading } from '@fieldline/contracts';
-import { getJson, Operator, postReadings, sleep, startGateway, type TestGateway, waitFor } from './support';
+import { sleep, startGateway, type TestGateway, waitFor } from './support';
 
 const seqs = (rs: Reading[]) => rs.map((r) => r.seq);
 
@@ -15,9 +15,9 @@ describe('live fan-out: since backfill and presence', () => {
 
   it('since backfill returns exactly the readings missed while disconnected, then live continues without duplicates', async () => {
     const base = Date.now() - 60_000;
-    const send = (seq: number) => postReadings(gw.url, 'bf-1', { ts: base + seq * 10, seq, metrics: { t: seq } });
+    const send = (seq: number) => gw.post('bf-1', { ts: base + seq * 10, seq, metrics: { t: seq } });
 
-    const op1 = await new Operator(gw.url).connected();
+    const op1 = await gw.operator();
     await op1.subscribe('bf-1');
     for (let s = 1; s <= 10; s++) await send(s);
     await waitFor(() => op1.received.length === 10, 'first 10 live');
@@ -29,7 +29,7 @@ describe('live fan-out: since backfill and presence', () => {
     await sleep(300);
     for (let s = 31; s <= 35; s++) await send(s);
 
-    const op2 = await new Operator(gw.url).connected();
+    const op2 = await gw.operator();
     const ack = await op2.subscribe('bf-1', last);
     expect(ack.ok).toBe(true);
     if (!ack.ok) return;
@@ -55,11 +55,12 @@ describe('live fan-out: since backfill and presence', () => {
     const sender = (async () => {
       while (sending) {
         seq++;
-        await postReadings(gw.url, 'bf-2', { ts: base + seq, seq, metrics: { t: seq } });
+        const res = await gw.post('bf-2', { ts: base + seq, seq, metrics: { t: seq } });
+        if (res.status !== 202) throw new Error(`reading ${seq}: ${res.status} ${JSON.stringify(res.body)}`);
       }
     })();
     await waitFor(() => seq > 50, 'some readings sent');
-    const op = await new Operator(gw.url).connected();
+    const op = await gw.operator();
     const ack = await op.subscribe('bf-2', base);
     await sleep(200);
     sending = false;
@@ -74,7 +75,7 @@ describe('live fan-out: since backfill and presence', () => {
   });
 
   it('refuses a bad subscribe with an error ack and keeps the socket usable', async () => {
-    const op = await new Operator(gw.url).connected();
+    const op = await gw.operator();
     expect(await op.subscribe('bad id')).toMatchObject({ ok: false, error: { code: 'INVALID_DEVICE_ID' } });
     expect(
       await op.socket.timeout(2000).emitWithAck('subscribe', { deviceId: 'ok-1', since: 'yesterday' }),
@@ -87,14 +88,18 @@ describe('live fan-out: since backfill and presence', () => {
       error: { code: 'INVALID_DEVICE_ID' },
     });
     expect(await op.subscribe('ok-1')).toMatchObject({ ok: true });
-    await postReadings(gw.url, 'ok-1', { metrics: { t: 1 } });
+    await gw.post('ok-1', { metrics: { t: 1 } });
     await waitFor(() => op.received.length === 1, 'reading after bad requests');
     op.close();
   });
 
   it('/devices sends a snapshot, then online, updated and offline after silence', async () => {
-    await postReadings(gw.url, 'pres-0', { metrics: { t: 0 } });
-    const socket = io(gw.url + Namespace.devices, { transports: ['websocket'], reconnection: false });
+    await gw.post('pres-0', { metrics: { t: 0 } });
+    const socket = io(gw.url + Namespace.devices, {
+      transports: ['websocket'],
+      reconnection: false,
+      auth: { token: await gw.operatorToken() },
+    });
     const events: [string, unknown][] = [];
     for (const e of [DevicesEvent.snapshot, DevicesEvent.online, DevicesEvent.offline, DevicesEvent.updated]) {
       socket.on(e, (p: unknown) => events.push([e, p]));
@@ -103,8 +108,8 @@ describe('live fan-out: since backfill and presence', () => {
     expect(events[0][0]).toBe('snapshot');
     expect((events[0][1] as DeviceSummary[]).some((d) => d.deviceId === 'pres-0')).toBe(true);
 
-    await postReadings(gw.url, 'pres-1', { metrics: { t: 1 } });
-    await postReadings(gw.url, 'pres-1', { metrics: { t: 2 } });
+    await gw.post('pres-1', { metrics: { t: 1 } });
+    await gw.post('pres-1', { metrics: { t: 2 } });
     await waitFor(
       () => events.some(([e, p]) => e === 'online' && (p as DeviceSummary).deviceId === 'pres-1'),
       'online',
@@ -122,7 +127,7 @@ describe('live fan-out: since backfill and presence', () => {
       'offline',
       3000,
     );
-    const { body } = await getJson(`${gw.url}/api/devices/pres-1`);
+    const { body } = await gw.get('/api/devices/pres-1');
     expect(body).toMatchObject({ deviceId: 'pres-1', online: false, latest: { t: 2 } });
     socket.disconnect();
   });
@@ -134,7 +139,7 @@ describe('live fan-out: since backfill and presence', () => {
     };
     const sockets = await gauge('fieldline_operator_sockets');
     const rooms = await gauge('fieldline_device_rooms');
-    const ops = await Promise.all(Array.from({ length: 20 }, () => new Operator(gw.url).connected()));
+    const ops = await Promise.all(Array.from({ length: 20 }, () => gw.operator()));
     await Promise.all(ops.map((o, i) => o.subscribe(`leak-${i % 5}`)));
     expect(await gauge('fieldline_operator_sockets')).toBe(sockets + 20);
     expect(await gauge('fieldline_device_rooms')).toBe(rooms + 5);

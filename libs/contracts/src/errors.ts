@@ -32,16 +32,18 @@ export const ErrorCode = {
   MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
   /** The MQTT topic is not one devices may publish to. */
   INVALID_TOPIC: 'INVALID_TOPIC',
-  /** Missing or invalid credentials. */
+  /** Missing, malformed, forged, expired or revoked credentials (operator JWT or device token). */
   UNAUTHORIZED: 'UNAUTHORIZED',
-  /** Valid credentials, but not allowed to do this. */
+  /** Valid credentials, but not allowed to do this (a viewer's admin request; a device speaking for another device). */
   FORBIDDEN: 'FORBIDDEN',
-  /** Too many messages: retry later. */
+  /** Too many readings (per-device rate limit), login attempts or subscriptions: retry later (`retryAfterMs`). */
   RATE_LIMITED: 'RATE_LIMITED',
   /** A request parameter (query string, path, event payload) is invalid. */
   INVALID_REQUEST: 'INVALID_REQUEST',
   /** No such resource or path. */
   NOT_FOUND: 'NOT_FOUND',
+  /** The resource already exists (e.g. registering a device id twice). */
+  CONFLICT: 'CONFLICT',
   /** The store cannot take or answer the request right now. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** The gateway is shutting down. */
@@ -106,6 +108,7 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   INVALID_REQUEST: 400,
   NOT_FOUND: 404,
+  CONFLICT: 409,
   STORE_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   INTERNAL: 500,

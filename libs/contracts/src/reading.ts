@@ -144,6 +144,10 @@ export function decodeReading(value: unknown, ctx: ChannelContext, index = 0): R
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail(ErrorCode.INVALID_READING, 'a reading must be an object');
   }
+  // JSON.parse keeps `"__proto__"` as an own key; the schema would silently drop it. Refuse it instead.
+  const raw = value as { metrics?: unknown; tags?: unknown };
+  if (hasOwnProto(raw.metrics)) return fail(ErrorCode.INVALID_METRIC_NAME, 'metric name "__proto__" is invalid');
+  if (hasOwnProto(raw.tags)) return fail(ErrorCode.INVALID_TAGS, 'tag name "__proto__" is invalid');
   const parsed = ReadingInputSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -168,6 +172,10 @@ export function decodeReading(value: unknown, ctx: ChannelContext, index = 0): R
   if (input.seq !== undefined) reading.seq = input.seq;
   if (input.tags !== undefined) reading.tags = input.tags;
   return reading;
+}
+
+function hasOwnProto(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, '__proto__');
 }
 
 /** Turns a device timestamp into epoch ms, or returns why it is refused. */

@@ -34,6 +34,13 @@ export const AlertsEvent = {
   cleared: 'cleared',
 } as const;
 
+/**
+ * Sent on every namespace just before the gateway disconnects a socket whose operator token expired (payload: an
+ * `UNAUTHORIZED` {@link ErrorBody}); log in again and reconnect with the new token. A socket refused at connect gets
+ * `connect_error` whose `data` is an {@link ErrorBody} (`UNAUTHORIZED`: no, bad or expired token).
+ */
+export const AUTH_EXPIRED_EVENT = 'auth_expired';
+
 /** Ack envelope of every Socket.IO request: `{ ok: true, ...data }` or `{ ok: false, error }`. */
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
 

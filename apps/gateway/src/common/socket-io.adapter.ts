@@ -1,19 +1,36 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
 import type { Server, ServerOptions } from 'socket.io';
+import type { SocketSecurity } from '../auth/socket-auth';
+import type { RedisConnections } from './redis.connections';
 
 /** Socket.IO options for every namespace, set in one place. */
 export class GatewayIoAdapter extends IoAdapter {
+  private redis: RedisConnections | null = null;
+
   constructor(
     app: INestApplicationContext,
     private readonly corsOrigins: string[],
     private readonly maxHttpBufferSize: number,
+    /** Operator auth and the origin allowlist, applied to every namespace (including ones added later). */
+    private readonly security?: SocketSecurity,
   ) {
     super(app);
   }
 
+  /**
+   * Several nodes: rooms span nodes through Redis, so an operator on any node gets the readings of a device that
+   * sends to any other node. Call before the app initialises its gateways.
+   */
+  withRedis(redis: RedisConnections | null): this {
+    this.redis = redis;
+    return this;
+  }
+
   override createIOServer(port: number, options?: ServerOptions): Server {
-    return super.createIOServer(port, {
+    const security = this.security;
+    const server = super.createIOServer(port, {
       ...options,
       // The raw `ws` ingest endpoint shares the HTTP server: engine.io must leave upgrades it does not own alone.
       destroyUpgrade: false,
@@ -22,6 +39,15 @@ export class GatewayIoAdapter extends IoAdapter {
       maxHttpBufferSize: this.maxHttpBufferSize,
       cors: this.corsOrigins.length ? { origin: this.corsOrigins, credentials: true } : undefined,
       serveClient: false,
-    }) as Server;
+      ...(security ? { allowRequest: (req, cb) => cb(null, security.allowRequest(req)) } : {}),
+    } satisfies Partial<ServerOptions>) as Server;
+    if (this.redis) {
+      server.adapter(createAdapter(this.redis.pub, this.redis.sub, { key: this.redis.key('socket.io') }));
+    }
+    if (security) {
+      server.use(security.middleware);
+      server.on('new_namespace', (ns) => ns.use(security.middleware));
+    }
+    return server;
   }
 }

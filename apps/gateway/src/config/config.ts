@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { type AuthConfig, loadAuthConfig } from '../auth/auth.config';
 
 /** The gateway's configuration, read once from the environment and validated (see README). */
 export interface GatewayConfig {
@@ -7,9 +9,23 @@ export interface GatewayConfig {
   /** Port of the embedded MQTT broker; null when an external broker is used. */
   mqttPort: number | null;
   dataDir: string;
+  /** External broker (production mode); null: the embedded broker on `mqttPort`. */
   mqttUrl: string | null;
+  /** The gateway's own broker credentials (not devices'); from the environment, never from the repo. */
+  mqttUsername: string | null;
+  mqttPassword: string | null;
+  /** How long the broker keeps this node's session (and its messages) after the node disconnects, in seconds. */
+  mqttSessionExpiryS: number;
+  /** InfluxDB store (production mode); null: the embedded DuckDB store under `dataDir`. */
   influxUrl: string | null;
+  /** Duration of the retention policy the InfluxDB store creates (`30d`, `12w`, `INF`). */
+  influxRetention: string;
+  /** Redis (several nodes): Socket.IO adapter and shared presence; null: one node, in memory. */
   redisUrl: string | null;
+  /** Prefix of every Redis key and channel, so that several deployments can share one Redis. */
+  redisPrefix: string;
+  /** This node's stable id: its MQTT client id is `fieldline-<nodeId>`. */
+  nodeId: string;
   simDevices: number;
   simRate: number;
   /** A device that sends nothing for this long is shown offline. */
@@ -24,6 +40,12 @@ export interface GatewayConfig {
   presenceTickMs: number;
   corsOrigins: string[];
   logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** Operator login, JWT and /metrics access. */
+  auth: AuthConfig;
+  /** Per-device rate limit, readings per second (token bucket refill); 0 turns the limit off. */
+  deviceRate: number;
+  /** Per-device token bucket size: readings a device may send at once after being quiet. */
+  deviceBurst: number;
 }
 
 /** A configuration value that stops the gateway at start; the message names the variable. */
@@ -76,22 +98,38 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const mqttUrl = url(env, 'MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']);
   const influxUrl = url(env, 'INFLUX_URL', ['http:', 'https:']);
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
-  // Production mode (external broker, InfluxDB, Redis) is its own piece of work; refuse rather than half-run.
-  if (mqttUrl)
+  // Several nodes share state through Redis; they must also share the broker and the store, or data is lost or split.
+  if (redisUrl && !mqttUrl)
     throw new ConfigError(
       'MQTT_URL',
-      'an external broker is not supported by this build yet; unset it to use the embedded broker',
+      'REDIS_URL is set (several gateway nodes) but MQTT_URL is not: the embedded broker has no shared ' +
+        'subscriptions, so each node would only see the devices connected to it; set MQTT_URL to an external ' +
+        'broker (Mosquitto, EMQX) or unset REDIS_URL to run one node',
     );
-  if (influxUrl)
+  if (redisUrl && !influxUrl)
     throw new ConfigError(
       'INFLUX_URL',
-      'the InfluxDB store is not supported by this build yet; unset it to use the embedded store',
+      'REDIS_URL is set (several gateway nodes) but INFLUX_URL is not: each node would keep its own embedded ' +
+        'store, so history and reconnect backfill would depend on the node; set INFLUX_URL or unset REDIS_URL',
     );
-  if (redisUrl)
+  const retentionRaw = (env.INFLUX_RETENTION ?? '').trim().toLowerCase() || '30d';
+  const influxRetention = retentionRaw === 'inf' ? 'INF' : retentionRaw;
+  // InfluxDB keeps data for at least an hour (or forever: INF).
+  if (influxRetention !== 'INF' && (!/^\d{1,6}[hdw]$/.test(influxRetention) || /^0+[hdw]$/.test(influxRetention)))
     throw new ConfigError(
-      'REDIS_URL',
-      'the Redis adapter is not supported by this build yet; unset it to run one node',
+      'INFLUX_RETENTION',
+      `must be a duration such as 30d, 12w, 720h, or INF; got "${env.INFLUX_RETENTION}"`,
     );
+  const nodeId = (env.NODE_ID ?? '').trim() || defaultNodeId();
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId))
+    throw new ConfigError('NODE_ID', `must be 1–64 characters of A-Z a-z 0-9 _ . -, got "${nodeId}"`);
+  const redisPrefix = (env.REDIS_KEY_PREFIX ?? '').trim() || 'fieldline';
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix))
+    throw new ConfigError('REDIS_KEY_PREFIX', `must be 1–64 characters of A-Z a-z 0-9 _ . : -, got "${redisPrefix}"`);
+  const mqttUsername = env.MQTT_USERNAME && env.MQTT_USERNAME !== '' ? env.MQTT_USERNAME : null;
+  const mqttPassword = env.MQTT_PASSWORD && env.MQTT_PASSWORD !== '' ? env.MQTT_PASSWORD : null;
+  if (mqttPassword !== null && mqttUsername === null)
+    throw new ConfigError('MQTT_USERNAME', 'MQTT_PASSWORD is set without MQTT_USERNAME');
   const logLevel = (env.LOG_LEVEL ?? 'log') as GatewayConfig['logLevel'];
   if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
     throw new ConfigError('LOG_LEVEL', 'must be error, warn, log or debug');
@@ -117,8 +155,14 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     mqttPort: mqttUrl ? null : int(env, 'MQTT_PORT', 1883, 0, 65535),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     mqttUrl,
+    mqttUsername,
+    mqttPassword,
+    mqttSessionExpiryS: int(env, 'MQTT_SESSION_EXPIRY', 3600, 60, 604_800),
     influxUrl,
+    influxRetention,
     redisUrl,
+    redisPrefix,
+    nodeId,
     simDevices: int(env, 'SIM_DEVICES', 0, 0, 10_000),
     simRate: num(env, 'SIM_RATE', 1, 0.01, 1000),
     offlineAfterMs: int(env, 'DEVICE_OFFLINE_AFTER_MS', 15_000, 100, 86_400_000),
@@ -128,8 +172,19 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     liveTickMs: int(env, 'LIVE_TICK_MS', 20, 1, 1000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 1000, 10, 60_000),
     corsOrigins,
+    auth: loadAuthConfig(env),
+    deviceRate: num(env, 'DEVICE_RATE', 100, 0, 1_000_000),
+    deviceBurst: int(env, 'DEVICE_BURST', 1000, 1, 10_000_000),
     logLevel,
   };
+}
+
+/** The host name, cut to the node id rule: stable across restarts of one machine or pod. */
+function defaultNodeId(): string {
+  const id = hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 64);
+  return id === '' ? 'node' : id;
 }
 
 /** Nest injection token of the {@link GatewayConfig}. */

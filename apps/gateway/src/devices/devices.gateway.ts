@@ -9,10 +9,12 @@ export class DevicesGateway implements OnGatewayInit, OnGatewayConnection {
   constructor(private readonly presence: PresenceService) {}
 
   afterInit(ns: IoNamespace<DevicesClientEvents, DevicesServerEvents>): void {
+    // To this node's clients only: with several nodes, each node derives the same presence from the shared state
+    // and tells its own clients (a broadcast through the Redis adapter would reach every client once per node).
     this.presence.setListener({
-      online: (d) => ns.emit(DevicesEvent.online, d),
-      offline: (d) => ns.emit(DevicesEvent.offline, d),
-      updated: (ds) => ns.emit(DevicesEvent.updated, ds),
+      online: (d) => ns.local.emit(DevicesEvent.online, d),
+      offline: (d) => ns.local.emit(DevicesEvent.offline, d),
+      updated: (ds) => ns.local.emit(DevicesEvent.updated, ds),
     });
   }
 

@@ -1,5 +1,5 @@
 import type { DeviceSummary } from '@fieldline/contracts';
-import { PresenceService } from './presence.service';
+import { type PresenceDelta, PresenceService } from './presence.service';
 
 describe('PresenceService', () => {
   let now = 1_000_000;
@@ -64,5 +64,107 @@ describe('PresenceService', () => {
       ['online', ['a']],
       ['offline', ['a']],
     ]);
+  });
+});
+
+describe('PresenceService across nodes (apply and sync)', () => {
+  let now = 5_000_000;
+  const node = () => {
+    const events: [string, string, unknown][] = [];
+    const sent: PresenceDelta[][] = [];
+    const p = new PresenceService(1000, 100, () => now);
+    p.setListener({
+      online: (d) => events.push(['online', d.deviceId, d.latest]),
+      offline: (d) => events.push(['offline', d.deviceId, d.latest]),
+      updated: (ds) => ds.forEach((d) => events.push(['updated', d.deviceId, d.latest])),
+    });
+    p.setSync({ publish: (ds) => sent.push(ds) });
+    return { p, events, sent };
+  };
+  beforeEach(() => {
+    now = 5_000_000;
+  });
+
+  it('sends one batch per tick with only the values that changed, and nothing when idle', () => {
+    const a = node();
+    a.p.seen({ deviceId: 'd', ts: 10, metrics: { t: 1, h: 2 } }, now);
+    a.p.seen({ deviceId: 'd', ts: 11, metrics: { t: 3 } }, now + 1);
+    a.p.seen({ deviceId: 'd', ts: 5, metrics: { t: 0, x: 9 } }, now + 2); // late: t stays 3, x is new
+    a.p.tick();
+    expect(a.sent).toHaveLength(1);
+    expect(a.sent[0]).toEqual([
+      {
+        deviceId: 'd',
+        lastSeen: now + 2,
+        offlineAt: null,
+        metrics: expect.arrayContaining([
+          ['t', 11, 3],
+          ['h', 10, 2],
+          ['x', 5, 9],
+        ]),
+      },
+    ]);
+    a.p.tick();
+    expect(a.sent).toHaveLength(1);
+  });
+
+  it('converges: deltas applied in any order, twice, give every node the same view', () => {
+    const a = node();
+    const b = node();
+    const c = node();
+    a.p.seen({ deviceId: 'd', ts: 10, metrics: { t: 1, h: 2 } }, now);
+    b.p.seen({ deviceId: 'd', ts: 12, metrics: { t: 5 } }, now + 5);
+    a.p.tick();
+    b.p.tick();
+    const [da, db] = [a.sent[0], b.sent[0]];
+    a.p.apply(db);
+    b.p.apply(da);
+    c.p.apply(db);
+    c.p.apply(da);
+    c.p.apply(db);
+    const views = [a, b, c].map((n) => n.p.get('d'));
+    for (const v of views) expect(v).toEqual(views[0]);
+    expect(views[0]).toMatchObject({ online: true, lastSeen: now + 5, latestTs: 12, latest: { t: 5, h: 2 } });
+    // c learnt of the device from others: its clients were told it is online.
+    expect(c.events[0]).toEqual(['online', 'd', expect.anything()]);
+  });
+
+  it('goes offline everywhere when the device says so on any node, and online again when it sends later', () => {
+    const a = node();
+    const b = node();
+    a.p.seen({ deviceId: 'd', ts: 10, metrics: { t: 1 } }, now);
+    a.p.tick();
+    b.p.apply(a.sent[0]);
+    now += 10;
+    b.p.markOffline('d');
+    b.p.tick();
+    expect(b.events.map((e) => e[0])).toEqual(['online', 'offline']);
+    a.p.apply(b.sent[0]);
+    expect(a.p.get('d')!.online).toBe(false);
+    expect(a.events.map((e) => e[0])).toEqual(['online', 'offline']);
+    now += 10;
+    a.p.seen({ deviceId: 'd', ts: 20, metrics: { t: 2 } }, now);
+    a.p.tick();
+    b.p.apply(a.sent[1]);
+    expect(b.p.get('d')).toMatchObject({ online: true, latest: { t: 2 } });
+  });
+
+  it('passes on an offline for a device it never saw, and shows nothing for it', () => {
+    const a = node();
+    const b = node();
+    b.p.seen({ deviceId: 'd', ts: 10, metrics: { t: 1 } }, now);
+    a.p.markOffline('d', now + 1);
+    a.p.tick();
+    expect(a.p.get('d')).toBeUndefined();
+    expect(a.sent[0]).toEqual([{ deviceId: 'd', lastSeen: null, offlineAt: now + 1, metrics: [] }]);
+    b.p.apply(a.sent[0]);
+    expect(b.p.get('d')!.online).toBe(false);
+  });
+
+  it('shows a device whose last reading is older than the offline delay as offline when it learns of it', () => {
+    const a = node();
+    a.p.apply([{ deviceId: 'old', lastSeen: now - 5000, offlineAt: null, metrics: [['t', 1, 7]] }]);
+    expect(a.p.get('old')).toMatchObject({ online: false, latest: { t: 7 } });
+    expect(a.events).toEqual([]);
   });
 });

@@ -6,7 +6,28 @@ interface DeviceState {
   lastSeen: number | null;
   latestTs: number | null;
   latest: Record<string, number>;
+  /** Device timestamp of each value in `latest`: each metric keeps its own newest value. */
+  latestAt: Record<string, number>;
   metrics: Set<string>;
+  /** When the device last said it went offline (status topic / last will), gateway clock. */
+  offlineAt: number | null;
+}
+
+/**
+ * What one node tells the others about a device (several nodes, see `presence.redis.ts`). Every field merges by
+ * "newest wins", so deltas can be applied in any order, twice, or after a snapshot, and all nodes converge.
+ */
+export interface PresenceDelta {
+  deviceId: string;
+  lastSeen: number | null;
+  offlineAt: number | null;
+  /** `[metric, device ts, value]` of values that changed. */
+  metrics: [string, number, number][];
+}
+
+/** Carries this node's presence changes to the other nodes, once per presence tick (never per reading). */
+export interface PresenceSync {
+  publish(deltas: PresenceDelta[]): void;
 }
 
 /** Where presence changes go (the `/devices` namespace). */
@@ -25,6 +46,11 @@ export class PresenceService {
   private dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private listener: PresenceListener | null = null;
+  private sync: PresenceSync | null = null;
+  /** Devices changed on this node since the last tick, with the metrics whose latest value changed. */
+  private outbox = new Map<string, Set<string>>();
+  /** `offline` for devices this node does not know (yet): only the time is passed on. */
+  private readonly offlineOnly = new Map<string, number>();
 
   constructor(
     private readonly offlineAfterMs: number,
@@ -34,6 +60,11 @@ export class PresenceService {
 
   setListener(listener: PresenceListener): void {
     this.listener = listener;
+  }
+
+  /** Shares this node's changes with other nodes from now on (see {@link apply} for the other direction). */
+  setSync(sync: PresenceSync | null): void {
+    this.sync = sync;
   }
 
   start(): void {
@@ -56,7 +87,10 @@ export class PresenceService {
         lastSeen: d.lastTs,
         latestTs: d.lastTs,
         latest: { ...d.latest },
+        // The store knows only the device's last timestamp: a value of any later reading replaces these.
+        latestAt: Object.fromEntries(Object.keys(d.latest).map((m) => [m, Number.MIN_SAFE_INTEGER])),
         metrics: new Set(d.metrics),
+        offlineAt: null,
       });
     }
   }
@@ -65,19 +99,24 @@ export class PresenceService {
   seen(reading: Reading, receivedAt: number): void {
     let d = this.devices.get(reading.deviceId);
     if (!d) {
-      d = { deviceId: reading.deviceId, online: false, lastSeen: null, latestTs: null, latest: {}, metrics: new Set() };
+      d = newState(reading.deviceId);
       this.devices.set(reading.deviceId, d);
     }
-    d.lastSeen = receivedAt;
-    // Out-of-order readings must not roll the latest values back.
-    if (d.latestTs === null || reading.ts >= d.latestTs) {
-      d.latestTs = reading.ts;
-      for (const name in reading.metrics) {
-        d.latest[name] = reading.metrics[name]!;
-        d.metrics.add(name);
+    if (d.lastSeen === null || receivedAt > d.lastSeen) d.lastSeen = receivedAt;
+    const ts = reading.ts;
+    if (d.latestTs === null || ts >= d.latestTs) d.latestTs = ts;
+    const changed = this.sync === null ? null : this.outboxOf(d.deviceId);
+    // Each metric keeps its newest value: a late, older reading must not roll it back, but may bring a metric
+    // the newer readings lack.
+    const metrics = reading.metrics;
+    for (const name in metrics) {
+      const at = d.latestAt[name];
+      if (at === undefined || ts >= at) {
+        d.latest[name] = metrics[name]!;
+        d.latestAt[name] = ts;
+        changed?.add(name);
       }
-    } else {
-      for (const name in reading.metrics) d.metrics.add(name);
+      d.metrics.add(name);
     }
     if (!d.online) {
       d.online = true;
@@ -88,12 +127,62 @@ export class PresenceService {
   }
 
   /** The device said it is going offline (MQTT status topic or last will). */
-  markOffline(deviceId: string): void {
+  markOffline(deviceId: string, at: number = this.now()): void {
     const d = this.devices.get(deviceId);
+    if (this.sync !== null) {
+      // Other nodes may know the device as online even when this one has not seen it yet.
+      if (d) d.offlineAt = Math.max(d.offlineAt ?? at, at);
+      this.outboxOf(deviceId);
+      if (!d) this.offlineOnly.set(deviceId, Math.max(this.offlineOnly.get(deviceId) ?? at, at));
+    }
     if (!d?.online) return;
     d.online = false;
     this.dirty.delete(deviceId);
     this.listener?.offline(summary(d));
+  }
+
+  /**
+   * Merges what other nodes saw (or a snapshot of the shared state) into this node's view, and tells this node's
+   * listener about the devices that went online, offline or changed. Newest wins field by field.
+   */
+  apply(deltas: readonly PresenceDelta[]): void {
+    const cutoff = this.now() - this.offlineAfterMs;
+    for (const delta of deltas) {
+      let d = this.devices.get(delta.deviceId);
+      if (!d) {
+        // A bare "offline" about a device this node never heard of carries nothing to show.
+        if (delta.lastSeen === null && delta.metrics.length === 0) continue;
+        d = newState(delta.deviceId);
+        this.devices.set(delta.deviceId, d);
+      }
+      let changed = false;
+      if (delta.lastSeen !== null && (d.lastSeen === null || delta.lastSeen > d.lastSeen)) {
+        d.lastSeen = delta.lastSeen;
+        changed = true;
+      }
+      if (delta.offlineAt !== null && (d.offlineAt === null || delta.offlineAt > d.offlineAt)) {
+        d.offlineAt = delta.offlineAt;
+        changed = true;
+      }
+      for (const [name, ts, value] of delta.metrics) {
+        const at = d.latestAt[name];
+        d.metrics.add(name);
+        if (at !== undefined && ts <= at) continue;
+        d.latest[name] = value;
+        d.latestAt[name] = ts;
+        if (d.latestTs === null || ts > d.latestTs) d.latestTs = ts;
+        changed = true;
+      }
+      const online = d.lastSeen !== null && d.lastSeen >= cutoff && (d.offlineAt === null || d.lastSeen > d.offlineAt);
+      if (online !== d.online) {
+        d.online = online;
+        this.dirty.delete(d.deviceId);
+        if (online) this.listener?.online(summary(d));
+        else this.listener?.offline(summary(d));
+      } else if (changed) {
+        this.dirty.add(d.deviceId);
+      }
+    }
   }
 
   list(): DeviceSummary[] {
@@ -115,8 +204,35 @@ export class PresenceService {
     return n;
   }
 
-  /** Sends `updated` for devices that changed and marks silent devices offline. */
+  private outboxOf(deviceId: string): Set<string> {
+    let names = this.outbox.get(deviceId);
+    if (!names) this.outbox.set(deviceId, (names = new Set()));
+    return names;
+  }
+
+  /** One batch per tick to the other nodes: the devices this node changed, with the values that changed. */
+  private flushOutbox(): void {
+    if (this.sync === null || this.outbox.size === 0) return;
+    const deltas: PresenceDelta[] = [];
+    for (const [deviceId, names] of this.outbox) {
+      const d = this.devices.get(deviceId);
+      if (!d) {
+        const offlineAt = this.offlineOnly.get(deviceId);
+        if (offlineAt !== undefined) deltas.push({ deviceId, lastSeen: null, offlineAt, metrics: [] });
+        continue;
+      }
+      const metrics: [string, number, number][] = [];
+      for (const name of names) metrics.push([name, d.latestAt[name], d.latest[name]]);
+      deltas.push({ deviceId, lastSeen: d.lastSeen, offlineAt: d.offlineAt, metrics });
+    }
+    this.outbox = new Map();
+    this.offlineOnly.clear();
+    this.sync.publish(deltas);
+  }
+
+  /** Sends `updated` for devices that changed, marks silent devices offline, and hands this node's changes on. */
   tick(): void {
+    this.flushOutbox();
     const cutoff = this.now() - this.offlineAfterMs;
     for (const d of this.devices.values()) {
       if (d.online && d.lastSeen !== null && d.lastSeen < cutoff) {
@@ -134,6 +250,19 @@ export class PresenceService {
     this.dirty = new Set();
     this.listener?.updated(changed);
   }
+}
+
+function newState(deviceId: string): DeviceState {
+  return {
+    deviceId,
+    online: false,
+    lastSeen: null,
+    latestTs: null,
+    latest: {},
+    latestAt: {},
+    metrics: new Set(),
+    offlineAt: null,
+  };
 }
 
 function summary(d: DeviceState): DeviceSummary {

@@ -1,7 +1,12 @@
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { MetricsAccess, Public } from '../auth/auth.guard';
+import { OperatorAuth } from '../auth/operator-auth.service';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
 import { WriteBuffer } from '../storage/write-buffer';
+import type { RedisConnections } from '../common/redis.connections';
+import { REDIS } from '../common/redis.module';
+import { MqttClientTransport } from '../ingest/mqtt-client.transport';
 import { MqttBrokerTransport } from '../ingest/mqtt.transport';
 import { IngestPipeline } from '../ingest/ingest.pipeline';
 import { TRANSPORTS } from '../ingest/ingest.stats';
@@ -22,14 +27,19 @@ export class HealthController {
     private readonly live: LiveFanout,
     private readonly presence: PresenceService,
     private readonly telemetry: TelemetryGateway,
+    private readonly operators: OperatorAuth,
+    @Inject(MqttClientTransport) private readonly mqttClient: MqttClientTransport | null,
+    @Inject(REDIS) private readonly redis: RedisConnections | null,
   ) {}
 
+  @Public()
   @Get('health/live')
   live_(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   /** Ready only when the broker listens, the store answers and writes succeed. */
+  @Public()
   @Get('health')
   async health(@Res() res: Response): Promise<void> {
     let storeUp = true;
@@ -40,9 +50,11 @@ export class HealthController {
     }
     const checks = {
       http: true,
-      broker: this.mqtt.ready,
+      // The external broker (connected and subscribed) in production mode, else the embedded one (listening).
+      broker: this.mqttClient ? this.mqttClient.ready : this.mqtt.ready,
       store: storeUp,
       writes: this.buffer.healthy,
+      ...(this.redis ? { redis: this.redis.ready } : {}),
     };
     const ready = Object.values(checks).every(Boolean);
     res
@@ -50,6 +62,7 @@ export class HealthController {
       .json({ status: ready ? 'ok' : 'unavailable', checks, store: this.store.kind, buffer: this.buffer.stats() });
   }
 
+  @MetricsAccess()
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metrics(): string {
@@ -80,6 +93,17 @@ export class HealthController {
         [...s.rejected[t]].map(([code, n]): [string, number] => [`{transport="${t}",code="${code}"}`, n]),
       ),
     );
+    const refused = this.operators.refused;
+    metric(
+      'fieldline_operator_auth_refused_total',
+      'counter',
+      'Operator logins, REST requests and Socket.IO connections refused for credentials.',
+      [
+        ['{channel="login"}', refused.login],
+        ['{channel="rest"}', refused.rest],
+        ['{channel="socket"}', refused.socket],
+      ],
+    );
     metric('fieldline_store_written_total', 'counter', 'Readings written to the store.', [['', b.written]]);
     metric('fieldline_store_write_failures_total', 'counter', 'Failed store writes (retried).', [['', b.failures]]);
     metric('fieldline_write_buffer_pending', 'gauge', 'Readings waiting for the store.', [
@@ -97,6 +121,17 @@ export class HealthController {
     metric('fieldline_mqtt_clients', 'gauge', 'Connected MQTT clients (embedded broker).', [
       ['', this.mqtt.connectedClients],
     ]);
+    if (this.mqttClient) {
+      metric(
+        'fieldline_mqtt_pending_acks',
+        'gauge',
+        'External broker: PUBACKs waiting for their readings to be stored.',
+        [['', this.mqttClient.pendingAcks]],
+      );
+      metric('fieldline_mqtt_session_takeovers_total', 'counter', 'Sessions of dead peer nodes drained by this node.', [
+        ['', this.mqttClient.counters.takeovers],
+      ]);
+    }
     metric('fieldline_ws_ingest_connections', 'gauge', 'Open WebSocket ingest connections.', [
       ['', this.ws.connections],
     ]);

@@ -4,10 +4,9 @@ import { IngestModule } from '../ingest/ingest.module';
 import { LiveModule } from '../live/live.module';
 import { StorageModule } from '../storage/storage.module';
 import { HealthController } from './health.controller';
-import { RootController } from './root.controller';
 
 @Module({
   imports: [StorageModule, IngestModule, LiveModule, DevicesModule],
-  controllers: [HealthController, RootController],
+  controllers: [HealthController],
 })
 export class HealthModule {}

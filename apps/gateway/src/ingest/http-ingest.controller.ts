@@ -1,14 +1,20 @@
 import { Controller, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ErrorCode, FieldlineError, type IngestResponse, isValidDeviceId } from '@fieldline/contracts';
+import { Public } from '../auth/auth.guard';
+import { authenticatedDevice } from '../auth/http.middleware';
 import { sendHttpError } from '../common/error.filter';
 import { IngestPipeline } from './ingest.pipeline';
 
-/** HTTP ingest: `POST /api/devices/:id/readings` with one reading or `{ readings: [...] }`. */
+/**
+ * HTTP ingest: `POST /api/devices/:id/readings` with one reading or `{ readings: [...] }`. The device token was
+ * checked before the body was read (auth/http.middleware.ts); no operator token is involved.
+ */
 @Controller('api/devices')
 export class HttpIngestController {
   constructor(private readonly pipeline: IngestPipeline) {}
 
+  @Public()
   @Post(':id/readings')
   ingest(@Param('id') id: string, @Req() req: Request, @Res() res: Response): void {
     try {
@@ -17,6 +23,8 @@ export class HttpIngestController {
           ErrorCode.INVALID_DEVICE_ID,
           'the device id in the path must be 1–64 characters of A-Z a-z 0-9 _ . -',
         );
+      if (authenticatedDevice(res) !== id)
+        throw new FieldlineError(ErrorCode.UNAUTHORIZED, 'a device token is required: Authorization: Bearer <token>');
       // Without a body, express.raw leaves `{}`: treat as empty.
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const { readings, errors } = this.pipeline.ingest(body, 'http', id);

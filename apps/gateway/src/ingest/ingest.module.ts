@@ -1,4 +1,8 @@
 import { Inject, Injectable, Logger, Module, type OnModuleDestroy } from '@nestjs/common';
+import { DEVICE_LIMITER } from '../auth/auth.module';
+import { DeviceAuth } from '../auth/device-auth.service';
+import type { TokenBucketLimiter } from '../auth/rate-limiter';
+import { CONFIG, type GatewayConfig } from '../config/config';
 import { DevicesModule } from '../devices/devices.module';
 import { PresenceService } from '../devices/presence.service';
 import { LiveFanout } from '../live/live.fanout';
@@ -8,6 +12,7 @@ import { WriteBuffer } from '../storage/write-buffer';
 import { HttpIngestController } from './http-ingest.controller';
 import { IngestPipeline } from './ingest.pipeline';
 import { IngestStats } from './ingest.stats';
+import { MqttClientTransport } from './mqtt-client.transport';
 import { MqttBrokerTransport } from './mqtt.transport';
 import { WsIngestTransport } from './ws.transport';
 
@@ -18,9 +23,13 @@ class IngestLifecycle implements OnModuleDestroy {
     @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
     @Inject(MqttBrokerTransport) private readonly mqtt: MqttBrokerTransport,
     @Inject(WsIngestTransport) private readonly ws: WsIngestTransport,
+    @Inject(MqttClientTransport) private readonly mqttClient: MqttClientTransport | null,
   ) {}
 
   async onModuleDestroy(): Promise<void> {
+    // The external broker's messages are stored and acknowledged before the pipeline refuses input (an
+    // unacknowledged one stays with the broker; a refused one would be answered and lost).
+    await this.mqttClient?.close();
     this.pipeline.close();
     await Promise.all([this.mqtt.close(), this.ws.close()]);
   }
@@ -33,23 +42,50 @@ class IngestLifecycle implements OnModuleDestroy {
     { provide: IngestStats, useFactory: () => new IngestStats() },
     {
       provide: IngestPipeline,
-      inject: [WriteBuffer, LiveFanout, PresenceService, IngestStats],
-      useFactory: (buffer: WriteBuffer, live: LiveFanout, presence: PresenceService, stats: IngestStats) =>
-        new IngestPipeline(buffer, live, presence, stats),
+      inject: [WriteBuffer, LiveFanout, PresenceService, IngestStats, DEVICE_LIMITER],
+      useFactory: (
+        buffer: WriteBuffer,
+        live: LiveFanout,
+        presence: PresenceService,
+        stats: IngestStats,
+        limiter: TokenBucketLimiter | null,
+      ) => new IngestPipeline(buffer, live, presence, stats, limiter),
     },
     {
       provide: MqttBrokerTransport,
-      inject: [IngestPipeline, PresenceService],
-      useFactory: (pipeline: IngestPipeline, presence: PresenceService) =>
-        new MqttBrokerTransport(pipeline, presence, new Logger('MQTT')),
+      inject: [IngestPipeline, PresenceService, DeviceAuth],
+      useFactory: (pipeline: IngestPipeline, presence: PresenceService, devices: DeviceAuth) =>
+        new MqttBrokerTransport(pipeline, presence, new Logger('MQTT'), devices),
+    },
+    {
+      // Production mode (MQTT_URL): this node is a client of an external broker; started by createGateway.
+      provide: MqttClientTransport,
+      inject: [IngestPipeline, PresenceService, WriteBuffer, CONFIG],
+      useFactory: (pipeline: IngestPipeline, presence: PresenceService, buffer: WriteBuffer, config: GatewayConfig) =>
+        config.mqttUrl === null
+          ? null
+          : new MqttClientTransport(
+              pipeline,
+              presence,
+              buffer,
+              {
+                url: config.mqttUrl,
+                username: config.mqttUsername,
+                password: config.mqttPassword,
+                nodeId: config.nodeId,
+                sessionExpiryS: config.mqttSessionExpiryS,
+              },
+              new Logger('MQTT'),
+            ),
     },
     {
       provide: WsIngestTransport,
-      inject: [IngestPipeline],
-      useFactory: (pipeline: IngestPipeline) => new WsIngestTransport(pipeline, new Logger('WsIngest')),
+      inject: [IngestPipeline, DeviceAuth, CONFIG],
+      useFactory: (pipeline: IngestPipeline, devices: DeviceAuth, config: GatewayConfig) =>
+        new WsIngestTransport(pipeline, new Logger('WsIngest'), devices, config.corsOrigins),
     },
     IngestLifecycle,
   ],
-  exports: [IngestPipeline, MqttBrokerTransport, WsIngestTransport],
+  exports: [IngestPipeline, MqttBrokerTransport, MqttClientTransport, WsIngestTransport],
 })
 export class IngestModule {}

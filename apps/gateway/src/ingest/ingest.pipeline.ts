@@ -6,6 +6,7 @@ import {
   parseMessage,
   type Reading,
 } from '@fieldline/contracts';
+import type { TokenBucketLimiter } from '../auth/rate-limiter';
 import type { PresenceService } from '../devices/presence.service';
 import type { LiveFanout } from '../live/live.fanout';
 import type { WriteBuffer } from '../storage/write-buffer';
@@ -24,6 +25,8 @@ export class IngestPipeline {
     private readonly live: LiveFanout,
     private readonly presence: PresenceService,
     readonly stats: IngestStats,
+    /** Per-device token bucket (readings); null: no limit. */
+    private readonly limiter: TokenBucketLimiter | null = null,
   ) {}
 
   /**
@@ -33,15 +36,33 @@ export class IngestPipeline {
   ingest(payload: Buffer | string, transport: Transport, channelDeviceId?: string): ParsedMessage {
     this.stats.messages[transport]++;
     const receivedAt = Date.now();
+    const limiter = channelDeviceId === undefined ? null : this.limiter;
     let parsed: ParsedMessage;
     try {
       if (this.closing) throw new FieldlineError(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down; retry later');
+      // A device that is over its limit costs no parsing.
+      const wait = limiter ? limiter.wait(channelDeviceId!) : 0;
+      if (wait > 0) throw this.rateLimited(channelDeviceId!, wait);
       const text = typeof payload === 'string' ? payload : payload.toString('utf8');
       const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-      parsed = parseMessage(text, bytes, { deviceId: channelDeviceId, receivedAt });
+      try {
+        parsed = parseMessage(text, bytes, { deviceId: channelDeviceId, receivedAt });
+      } catch (err) {
+        // A refused message costs a token like a reading, so that flooding with garbage is limited too.
+        limiter?.take(channelDeviceId!, 1);
+        throw err;
+      }
     } catch (err) {
       this.stats.reject(transport, err instanceof FieldlineError ? err.code : ErrorCode.INTERNAL);
       throw err;
+    }
+    if (limiter) {
+      const cost = parsed.readings.length + parsed.errors.length;
+      const wait = limiter.take(channelDeviceId!, cost);
+      if (wait > 0) {
+        this.stats.reject(transport, ErrorCode.RATE_LIMITED, cost);
+        throw this.rateLimited(channelDeviceId!, wait);
+      }
     }
     for (const e of parsed.errors) this.stats.reject(transport, e.code);
     const readings = parsed.readings;
@@ -59,6 +80,15 @@ export class IngestPipeline {
       this.presence.seen(r, receivedAt);
     }
     return parsed;
+  }
+
+  private rateLimited(deviceId: string, waitMs: number): FieldlineError {
+    const l = this.limiter!;
+    return new FieldlineError(
+      ErrorCode.RATE_LIMITED,
+      `device ${deviceId} is over its limit of ${l.rate} readings/s (burst ${l.burst}); retry in ${waitMs} ms`,
+      { retryAfterMs: waitMs, rate: l.rate, burst: l.burst },
+    );
   }
 
   /** Refuses further messages with SHUTTING_DOWN. */

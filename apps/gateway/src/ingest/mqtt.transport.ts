@@ -1,23 +1,34 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import {
   type ErrorBody,
   ErrorCode,
   FieldlineError,
   errorsTopic,
+  isValidDeviceId,
   LIMITS,
   parseTopic,
   STATUS_OFFLINE,
+  statusTopic,
   type ParsedMessage,
 } from '@fieldline/contracts';
+import type { DeviceAuth } from '../auth/device-auth.service';
 import type { PresenceService } from '../devices/presence.service';
 import type { IngestPipeline } from './ingest.pipeline';
 
 /**
  * Packets above the message limit still reach the pipeline (and get MESSAGE_TOO_LARGE on the device's error topic);
- * packets far above it are cut off at the parser so one client cannot make the broker buffer megabytes.
+ * packets well above it (the limit plus room for a topic and headers) are cut off at the parser, so one client
+ * cannot make the broker buffer more than tens of KB.
  */
-export const MQTT_HARD_MAX_PACKET_BYTES = LIMITS.maxMessageBytes * 4;
+export const MQTT_HARD_MAX_PACKET_BYTES = LIMITS.maxMessageBytes + 4 * 1024;
+
+/** A refused publish is rewritten to this topic: no device may subscribe to it, so it goes nowhere. */
+const DROPPED_TOPIC = '$fieldline/dropped';
+
+/** CONNACK return codes (MQTT 3.1.1). */
+const IDENTIFIER_REJECTED = 2;
+const NOT_AUTHORIZED = 5;
 
 interface Logger {
   log(msg: string): void;
@@ -32,27 +43,63 @@ export class MqttBrokerTransport {
   private broker: Aedes | null = null;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  /** The device each connected client authenticated as: checked once, at CONNECT. */
+  private readonly deviceOf = new WeakMap<Client, string>();
+  private readonly clientsOf = new Map<string, Set<Client>>();
+  /** Will topics seen in CONNECT (preConnect), checked in authenticate. */
+  private readonly willOf = new WeakMap<Client, string | null>();
+  private unlisten: (() => void) | null = null;
 
   constructor(
     private readonly pipeline: IngestPipeline,
     private readonly presence: PresenceService,
     private readonly log: Logger,
+    private readonly devices: DeviceAuth,
   ) {}
 
   async listen(port: number, host: string): Promise<number> {
     const broker = await Aedes.createBroker({
+      preConnect: (client, packet, done) => {
+        this.willOf.set(client, packet.will?.topic ?? null);
+        done(null, true);
+      },
+      authenticate: (client, username, password, done) => {
+        const refuse = (code: number): void => {
+          const err = new Error(code === NOT_AUTHORIZED ? 'not authorized' : 'identifier rejected');
+          done(Object.assign<Error, { returnCode: number }>(err, { returnCode: code }), false);
+        };
+        this.authenticate(client, username, password).then(
+          (code) => (code === 0 ? done(null, true) : refuse(code)),
+          (err: unknown) => {
+            this.log.warn(`mqtt authenticate failed: ${err instanceof Error ? err.message : String(err)}`);
+            refuse(NOT_AUTHORIZED);
+          },
+        );
+      },
       authorizePublish: (client, packet, done) => {
         if (client) this.onDevicePublish(client, packet);
         done(null);
       },
+      authorizeSubscribe: (client, sub, done) => done(null, this.mayFollow(client, sub) ? sub : null),
     });
     broker.on('publish', (packet) => {
-      // Status (including a device's last will) is handled here: wills do not pass authorizePublish.
+      // Status (including a device's last will) is handled here: wills do not pass authorizePublish. A will's topic
+      // was checked at CONNECT, a status publish in authorizePublish, so the topic names the publishing device.
       const t = parseTopic(packet.topic);
       if (t?.kind === 'status' && t.validId && packet.payload.toString() === STATUS_OFFLINE)
         this.presence.markOffline(t.deviceId);
     });
-    broker.on('clientError', (client, err) => this.log.warn(`mqtt client ${client.id}: ${err.message}`));
+    broker.on('clientDisconnect', (client) => this.forget(client));
+    broker.on('clientError', (client, err) => {
+      this.forget(client);
+      // Refused CONNECTs are counted at /metrics; a device retrying with a bad token must not flood the log.
+      if ((err as Error & { errorCode?: number }).errorCode !== undefined) return;
+      this.log.warn(`mqtt client ${client.id}: ${err.message}`);
+    });
+    // A revoked or rotated token ends the device's sessions at once.
+    this.unlisten = this.devices.onRevoked((deviceId) => {
+      for (const c of this.clientsOf.get(deviceId) ?? []) c.close();
+    });
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -82,32 +129,94 @@ export class MqttBrokerTransport {
     const { server, broker } = this;
     if (!server || !broker) return;
     this.server = null;
+    this.unlisten?.();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;
   }
 
-  private onDevicePublish(_client: Client, packet: PublishPacket): void {
+  /**
+   * CONNECT: user name = device id, password = the device's token; the client id must be the device id (or
+   * `<device id>:<suffix>`, so that one device cannot take over another's session), and a last will may only go to
+   * the device's own status topic. Returns the CONNACK return code.
+   */
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<number> {
+    if (!isValidDeviceId(username) || !password) return this.refuseConnect(NOT_AUTHORIZED);
+    const deviceId = await this.devices.verify(password.toString('utf8'));
+    if (deviceId !== username) return this.refuseConnect(NOT_AUTHORIZED);
+    const will = this.willOf.get(client);
+    if (will != null && will !== statusTopic(deviceId)) {
+      this.log.warn(`mqtt ${deviceId}: refused a last will on ${will.slice(0, 200)}; only ${statusTopic(deviceId)}`);
+      return this.refuseConnect(NOT_AUTHORIZED);
+    }
+    if (client.id !== deviceId && !client.id.startsWith(`${deviceId}:`)) return this.refuseConnect(IDENTIFIER_REJECTED);
+    this.deviceOf.set(client, deviceId);
+    let set = this.clientsOf.get(deviceId);
+    if (!set) this.clientsOf.set(deviceId, (set = new Set()));
+    set.add(client);
+    return 0;
+  }
+
+  private refuseConnect(code: number): number {
+    this.pipeline.stats.reject('mqtt', code === NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN);
+    return code;
+  }
+
+  private forget(client: Client): void {
+    const deviceId = this.deviceOf.get(client);
+    if (deviceId === undefined) return;
+    const set = this.clientsOf.get(deviceId);
+    set?.delete(client);
+    if (set?.size === 0) this.clientsOf.delete(deviceId);
+  }
+
+  /** A device may subscribe only below `devices/<its id>/` (its errors and status topics). */
+  private mayFollow(client: Client, sub: Subscription): boolean {
+    const deviceId = this.deviceOf.get(client);
+    return deviceId !== undefined && sub.topic.startsWith(`devices/${deviceId}/`);
+  }
+
+  /**
+   * Every device publish passes here, before PUBACK. `devices/<own id>/telemetry` is ingested, `devices/<own id>/status`
+   * passes; anything else is refused on the device's errors topic (FORBIDDEN for another device's topics,
+   * INVALID_TOPIC otherwise) and dropped. MQTT 3.1.1 has no negative PUBACK: the refused packet is still acked.
+   */
+  private onDevicePublish(client: Client, packet: PublishPacket): void {
+    const deviceId = this.deviceOf.get(client);
     const t = parseTopic(packet.topic);
-    if (!t || t.kind !== 'telemetry') return;
-    if (!t.validId) {
-      this.pipeline.stats.messages.mqtt++;
-      this.pipeline.stats.reject('mqtt', ErrorCode.INVALID_DEVICE_ID);
-      this.sendError(t.deviceId, {
-        code: ErrorCode.INVALID_DEVICE_ID,
-        message: 'the device id in the topic must be 1–64 characters of A-Z a-z 0-9 _ . -',
-      });
-      return;
+    if (deviceId !== undefined && t?.deviceId === deviceId) {
+      if (t.kind === 'status') return;
+      if (t.kind === 'telemetry') {
+        let parsed: ParsedMessage;
+        try {
+          parsed = this.pipeline.ingest(packet.payload, 'mqtt', deviceId);
+        } catch (err) {
+          this.sendError(deviceId, err instanceof FieldlineError ? err.toBody() : internal(err, this.log));
+          return;
+        }
+        for (const e of parsed.errors) this.sendError(deviceId, e);
+        return;
+      }
     }
-    let parsed: ParsedMessage;
-    try {
-      parsed = this.pipeline.ingest(packet.payload, 'mqtt', t.deviceId);
-    } catch (err) {
-      this.sendError(t.deviceId, err instanceof FieldlineError ? err.toBody() : internal(err, this.log));
-      return;
-    }
-    for (const e of parsed.errors) this.sendError(t.deviceId, e);
+    const topic = packet.topic;
+    packet.topic = DROPPED_TOPIC;
+    packet.retain = false;
+    if (deviceId === undefined) return;
+    const code = t && t.deviceId !== deviceId ? ErrorCode.FORBIDDEN : ErrorCode.INVALID_TOPIC;
+    this.pipeline.stats.messages.mqtt++;
+    this.pipeline.stats.reject('mqtt', code);
+    this.sendError(deviceId, {
+      code,
+      message:
+        code === ErrorCode.FORBIDDEN
+          ? `device ${deviceId} may not publish to ${topic.slice(0, 200)}: only below devices/${deviceId}/`
+          : `devices publish readings to devices/${deviceId}/telemetry and status to devices/${deviceId}/status; not to ${topic.slice(0, 200)}`,
+    });
   }
 
   private sendError(deviceId: string, body: ErrorBody): void {

@@ -10,6 +10,9 @@ import {
   LIMITS,
   WsCloseCode,
 } from '@fieldline/contracts';
+import { bearerToken } from '../auth/auth.guard';
+import type { DeviceAuth } from '../auth/device-auth.service';
+import { originAllowed } from '../auth/origin.policy';
 import type { IngestPipeline } from './ingest.pipeline';
 
 interface Logger {
@@ -21,6 +24,12 @@ interface Logger {
  * adapter per app and that one is Socket.IO's, so `ws` runs in `noServer` mode and this class routes `upgrade`
  * requests by path. Socket.IO's engine is told not to destroy upgrades it does not own (`destroyUpgrade: false`),
  * so upgrades for unknown paths are refused here.
+ *
+ * The device token (`Authorization: Bearer` or `?token=`) is checked once, at the upgrade; the connection is then
+ * bound to that device: every reading on it is that device's (a payload naming another device is refused with
+ * DEVICE_ID_MISMATCH). Refusals at the upgrade are plain HTTP answers: 401 (no or bad token), 403 (the `deviceId`
+ * query names another device, or a browser origin not allowed). A token revoked or rotated later closes the
+ * connection with 1008.
  */
 export class WsIngestTransport {
   private readonly wss = new WebSocketServer({
@@ -30,12 +39,20 @@ export class WsIngestTransport {
   });
   private server: HttpServer | null = null;
   private closing = false;
+  private readonly byDevice = new Map<string, Set<WebSocket>>();
+  private readonly unlisten: () => void;
 
   constructor(
     private readonly pipeline: IngestPipeline,
     private readonly log: Logger,
+    private readonly devices: DeviceAuth,
+    private readonly corsOrigins: readonly string[] = [],
     private readonly socketIoPath = '/socket.io/',
-  ) {}
+  ) {
+    this.unlisten = devices.onRevoked((deviceId) => {
+      for (const ws of this.byDevice.get(deviceId) ?? []) ws.close(WsCloseCode.policy, 'device token revoked');
+    });
+  }
 
   attach(server: HttpServer): void {
     this.server = server;
@@ -49,6 +66,7 @@ export class WsIngestTransport {
   /** Stops taking connections and closes open ones with 1001 (going away). */
   async close(): Promise<void> {
     this.closing = true;
+    this.unlisten();
     this.server?.off('upgrade', this.onUpgrade);
     for (const ws of this.wss.clients) ws.close(WsCloseCode.goingAway, 'gateway shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -58,23 +76,61 @@ export class WsIngestTransport {
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname.startsWith(this.socketIoPath)) return; // engine.io's
+    // Node leaves an upgraded socket without an error listener; until `ws` takes it over, a reset is ours to swallow.
+    const onError = (): void => void socket.destroy();
+    socket.on('error', onError);
     if (url.pathname !== INGEST_PATH)
       return refuseUpgrade(socket, 404, ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}`);
     if (this.closing) return refuseUpgrade(socket, 503, ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
-    const deviceId = url.searchParams.get('deviceId') ?? undefined;
-    if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
-      return refuseUpgrade(
+    if (!originAllowed(req.headers, this.corsOrigins)) {
+      return this.refuse(socket, 403, ErrorCode.FORBIDDEN, `origin ${String(req.headers.origin)} is not allowed`);
+    }
+    const claimed = url.searchParams.get('deviceId') ?? undefined;
+    if (claimed !== undefined && !isValidDeviceId(claimed)) {
+      return this.refuse(
         socket,
         400,
         ErrorCode.INVALID_DEVICE_ID,
         'deviceId must be 1–64 characters of A-Z a-z 0-9 _ . -',
       );
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
+    const token = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
+    this.devices.verify(token).then(
+      (deviceId) => {
+        if (socket.destroyed) return;
+        if (this.closing) return refuseUpgrade(socket, 503, ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
+        if (deviceId === null) {
+          const message =
+            token === null ? 'a device token is required (Authorization: Bearer or ?token=)' : 'invalid device token';
+          return this.refuse(socket, 401, ErrorCode.UNAUTHORIZED, message);
+        }
+        if (claimed !== undefined && claimed !== deviceId) {
+          return this.refuse(socket, 403, ErrorCode.FORBIDDEN, `this token belongs to another device than ${claimed}`);
+        }
+        socket.off('error', onError);
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
+      },
+      (err: unknown) => {
+        this.log.warn(`ws ingest token check failed: ${err instanceof Error ? err.message : String(err)}`);
+        refuseUpgrade(socket, 503, ErrorCode.INTERNAL, 'try again later');
+      },
+    );
   };
 
-  private onConnection(ws: WebSocket, deviceId: string | undefined): void {
-    ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId ?? '?'}: ${err.message}`));
+  private refuse(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+    this.pipeline.stats.reject('ws', code);
+    refuseUpgrade(socket, status, code, message);
+  }
+
+  private onConnection(ws: WebSocket, deviceId: string): void {
+    let set = this.byDevice.get(deviceId);
+    if (!set) this.byDevice.set(deviceId, (set = new Set()));
+    set.add(ws);
+    ws.once('close', () => {
+      set.delete(ws);
+      if (set.size === 0 && this.byDevice.get(deviceId) === set) this.byDevice.delete(deviceId);
+    });
+    ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId}: ${err.message}`));
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary && !Buffer.isBuffer(data)) data = Buffer.concat(data);
       ws.send(JSON.stringify(this.reply(data, deviceId)));
@@ -137,10 +193,18 @@ function seqOf(data: Buffer): number | null {
   return m ? Number(m[1]) : null;
 }
 
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};
+
 function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ code, message });
-  const reason = status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : 'Service Unavailable';
+  const auth = status === 401 ? 'WWW-Authenticate: Bearer realm="fieldline-devices"\r\n' : '';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n${auth}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -9,6 +9,7 @@ import {
 import { join } from 'node:path';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { DuckDbStore } from './duckdb.store';
+import { InfluxStore } from './influx.store';
 import { TELEMETRY_STORE, type TelemetryStore } from './store';
 import { WriteBuffer } from './write-buffer';
 
@@ -40,7 +41,17 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
       provide: TELEMETRY_STORE,
       inject: [CONFIG],
       useFactory: async (config: GatewayConfig): Promise<TelemetryStore> => {
-        const store = new DuckDbStore({ path: join(config.dataDir, 'fieldline.duckdb') });
+        let store: TelemetryStore;
+        if (config.influxUrl !== null) {
+          const log = new Logger('InfluxStore');
+          store = new InfluxStore({
+            url: config.influxUrl,
+            retention: config.influxRetention,
+            log: { log: (m) => log.log(m), warn: (m) => log.warn(m) },
+          });
+        } else {
+          store = new DuckDbStore({ path: join(config.dataDir, 'fieldline.duckdb') });
+        }
         await store.init();
         return store;
       },

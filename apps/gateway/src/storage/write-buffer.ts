@@ -79,6 +79,7 @@ export class WriteBuffer {
   /** Cuts a retry delay short (flush and close retry at once). */
   private wake: (() => void) | null = null;
   private waiters: Waiter[] = [];
+  private writtenListeners: ((written: number) => void)[] = [];
   private accepted = 0;
   private written = 0;
   private batches = 0;
@@ -133,6 +134,26 @@ export class WriteBuffer {
       else if (this.timer === null) this.arm(this.flushIntervalMs);
     }
     return true;
+  }
+
+  /**
+   * Readings accepted so far, counted from the start. Readings are stored in the order they were added, so a reading
+   * added when this was `n` is stored once {@link onWritten} reports `written >= n`.
+   */
+  get acceptedCount(): number {
+    return this.accepted;
+  }
+
+  /**
+   * Calls `fn` with the number of readings stored so far (counted from the start) after every successful store
+   * write, until the returned function is called. For transports that acknowledge only what is stored (the external
+   * MQTT broker: its PUBACK releases the message).
+   */
+  onWritten(fn: (written: number) => void): () => void {
+    this.writtenListeners.push(fn);
+    return () => {
+      this.writtenListeners = this.writtenListeners.filter((f) => f !== fn);
+    };
   }
 
   /** Readings of `deviceId` with `ts > since` not yet confirmed stored, in arrival order (for subscribe backfill). */
@@ -279,6 +300,7 @@ export class WriteBuffer {
       this.log?.warn(`store writes recovered after ${this.consecutiveFailures} failed attempts`);
       this.consecutiveFailures = 0;
     }
+    for (const fn of this.writtenListeners) fn(this.written);
     if (this.waiters.length === 0) return;
     const done = this.waiters.filter((w) => w.target <= this.written);
     if (done.length === 0) return;
