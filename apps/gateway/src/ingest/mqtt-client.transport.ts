@@ -214,16 +214,7 @@ export class MqttClientTransport {
     const o = this.opts;
     const v5 = this.protocolVersion === 5;
     const options: IClientOptions = {
-      clientId: this.clientId,
-      clean: false,
-      protocolVersion: this.protocolVersion,
-      keepalive: 30,
-      connectTimeout: 10_000,
-      // Reconnects are ours: jittered backoff, and a fresh look at the session on each.
-      reconnectPeriod: 0,
-      resubscribe: false,
-      ...(o.username !== null ? { username: o.username } : {}),
-      ...(o.password !== null ? { password: o.password } : {}),
+      ...this.sessionOptions(this.clientId),
       will: {
         topic: nodeStatusTopic(o.nodeId),
         payload: Buffer.from(STATUS_OFFLINE),
@@ -231,7 +222,6 @@ export class MqttClientTransport {
         retain: true,
         ...(v5 ? { properties: { willDelayInterval: WILL_DELAY_S } } : {}),
       },
-      ...(v5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS, receiveMaximum: RECEIVE_MAXIMUM } } : {}),
     };
     const client = connect(o.url, options);
     this.client = client;
@@ -382,22 +372,31 @@ export class MqttClientTransport {
     this.draining.set(nodeId, run);
   }
 
-  /** Connects as the dead peer, ingests what its session holds, and ends the session. */
-  private drain(peer: string): Promise<void> {
+  /** Options of a persistent session, the node's own or a dead peer's being drained. */
+  private sessionOptions(clientId: string): IClientOptions {
     const o = this.opts;
-    const v5 = this.protocolVersion === 5;
-    const client = connect(o.url, {
-      clientId: clientIdOf(peer),
+    return {
+      clientId,
       clean: false,
       protocolVersion: this.protocolVersion,
       keepalive: 30,
       connectTimeout: 10_000,
+      // Reconnects are ours: jittered backoff, and a fresh look at the session on each.
       reconnectPeriod: 0,
       resubscribe: false,
       ...(o.username !== null ? { username: o.username } : {}),
       ...(o.password !== null ? { password: o.password } : {}),
-      ...(v5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS, receiveMaximum: RECEIVE_MAXIMUM } } : {}),
-    });
+      ...(this.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: o.sessionExpiryS, receiveMaximum: RECEIVE_MAXIMUM } }
+        : {}),
+    };
+  }
+
+  /** Connects as the dead peer, ingests what its session holds, and ends the session. */
+  private drain(peer: string): Promise<void> {
+    const o = this.opts;
+    const v5 = this.protocolVersion === 5;
+    const client = connect(o.url, this.sessionOptions(clientIdOf(peer)));
     const acks = new StoredAcks(client, this.buffer);
     let received = 0;
     let last = Date.now();
