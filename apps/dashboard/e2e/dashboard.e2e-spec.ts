@@ -136,6 +136,8 @@ describe('dashboard in Chromium', () => {
   it('pause holds the chart still; resume catches up with nothing missing', async () => {
     const drawn = () => page.$eval('[data-metric="temperature"] fl-chart', (e) => Number(e.getAttribute('data-last')));
     await page.click('button.pause');
+    // The paused frame draws a snapshot taken at the pause, which may hold points the throttled live frame had not.
+    await page.waitForSelector('[data-metric="temperature"] fl-chart[data-frozen="true"]');
     const frozen = await drawn();
     await sleep(1500);
     expect(await drawn()).toBe(frozen);

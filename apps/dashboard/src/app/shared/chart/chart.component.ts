@@ -171,6 +171,7 @@ export class ChartComponent {
     this.host.dataset['first'] = String(s.line[0]?.x ?? '');
     this.host.dataset['last'] = String(s.line[s.line.length - 1]?.x ?? '');
     this.host.dataset['draws'] = String(Number(this.host.dataset['draws'] ?? 0) + 1);
+    this.host.dataset['frozen'] = String(this.frozen !== null);
   }
 }
 
