@@ -6,6 +6,7 @@
  *   tsx scripts/test-services.ts --install  only install the missing packages (apt-get, as root)
  *
  * The jest `services` project calls {@link startTestServices} in its global setup (apps/gateway/test/services).
+ * Fault tests start a server of their own that they stop and restart with {@link startRestartable}.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -166,8 +167,11 @@ function launch(name: string, bin: string, args: string[], logFile: string): Run
   return { name, child };
 }
 
-async function startInflux(dir: string): Promise<{ url: string; proc: Running }> {
-  const [http, rpc] = [await freePort(), await freePort()];
+async function startInflux(
+  dir: string,
+  ports?: { http: number; rpc: number },
+): Promise<{ url: string; proc: Running; ports: { http: number; rpc: number } }> {
+  const [http, rpc] = ports ? [ports.http, ports.rpc] : [await freePort(), await freePort()];
   const conf = join(dir, 'influxdb.conf');
   mkdirSync(join(dir, 'influxdb'), { recursive: true });
   const d = join(dir, 'influxdb');
@@ -199,11 +203,15 @@ bind-address = "127.0.0.1:${rpc}"
   const proc = launch('influxdb', 'influxd', ['run', '-config', conf], log);
   const url = `http://127.0.0.1:${http}`;
   await until('influxd', async () => (await fetch(`${url}/ping`)).status === 204, proc.child, log);
-  return { url, proc };
+  return { url, proc, ports: { http, rpc } };
 }
 
-async function startMosquitto(dir: string): Promise<{ url: string; proc: Running }> {
-  const port = await freePort();
+async function startMosquitto(
+  dir: string,
+  fixedPort?: number,
+  extraConf: string[] = [],
+): Promise<{ url: string; proc: Running; port: number }> {
+  const port = fixedPort ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   const log = join(dir, 'mosquitto.log');
   writeFileSync(
@@ -218,12 +226,13 @@ async function startMosquitto(dir: string): Promise<{ url: string; proc: Running
       'log_type error',
       'log_type warning',
       ...(process.getuid?.() === 0 ? ['user root'] : []),
+      ...extraConf,
       '',
     ].join('\n'),
   );
   const proc = launch('mosquitto', 'mosquitto', ['-c', conf], log);
   await until('mosquitto', () => tcpProbe(port, MQTT_CONNECT, (b) => b[0] === 0x20), proc.child, log);
-  return { url: `mqtt://127.0.0.1:${port}`, proc };
+  return { url: `mqtt://127.0.0.1:${port}`, proc, port };
 }
 
 async function startRedis(dir: string): Promise<{ url: string; proc: Running }> {
@@ -298,6 +307,90 @@ export async function startTestServices(opts: StartOptions = {}): Promise<TestSe
     startMs: Math.round(performance.now() - started),
     stop: () =>
       (stopping ??= stopAll(procs).then(() => {
+        process.off('exit', onExit);
+        rmSync(dir, { recursive: true, force: true });
+      })),
+  };
+}
+
+/** One server of its own that a fault test stops and starts again, on the same port and with the same data dir. */
+export interface RestartableService {
+  readonly url: string;
+  /** Its temp dir (config, data, log). */
+  readonly dir: string;
+  readonly running: boolean;
+  /** Pid of the running process (null when stopped). */
+  readonly pid: number | null;
+  /** SIGTERM (default, waits for the exit; SIGKILL after 10 s) or SIGKILL. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts it again on the same port and data; resolves once it answers. */
+  start(): Promise<void>;
+  /** Stops it and removes its dir. Safe to call twice. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Starts a dedicated InfluxDB or Mosquitto (not the suites' shared ones) for a test that stops and restarts it.
+ * `mosquittoConf`: extra lines for the Mosquitto config.
+ */
+export async function startRestartable(
+  name: 'influxdb' | 'mosquitto',
+  opts: { mosquittoConf?: string[] } = {},
+): Promise<RestartableService> {
+  const dir = mkdtempSync(join(tmpdir(), `fieldline-${name}-`));
+  let proc: Running | null = null;
+  const onExit = (): void => void proc?.child.kill('SIGKILL');
+  process.once('exit', onExit);
+  let launch: () => Promise<string>;
+  if (name === 'influxdb') {
+    let ports: { http: number; rpc: number } | undefined;
+    launch = async () => {
+      const r = await startInflux(dir, ports);
+      ports = r.ports;
+      proc = r.proc;
+      return r.url;
+    };
+  } else {
+    let port: number | undefined;
+    launch = async () => {
+      const r = await startMosquitto(dir, port, opts.mosquittoConf);
+      port = r.port;
+      proc = r.proc;
+      return r.url;
+    };
+  }
+  let url: string;
+  try {
+    url = await launch();
+  } catch (err) {
+    await stopAll(proc ? [proc] : []);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
+    const p = proc;
+    proc = null;
+    if (!p) return;
+    if (signal === 'SIGKILL') p.child.kill('SIGKILL');
+    await stopAll([p]);
+  };
+  let removed: Promise<void> | null = null;
+  return {
+    url,
+    dir,
+    get running() {
+      return proc !== null;
+    },
+    get pid() {
+      return proc?.child.pid ?? null;
+    },
+    stop,
+    start: async () => {
+      if (proc) return;
+      await launch();
+    },
+    remove: () =>
+      (removed ??= stop('SIGKILL').then(() => {
         process.off('exit', onExit);
         rmSync(dir, { recursive: true, force: true });
       })),
