@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deriveMqttUrl, parseCli, statusLine, summarize, summaryText, transportErrors } from './cli';
+import { deriveMqttUrl, faultsText, parseCli, statusLine, summarize, summaryText, transportErrors } from './cli';
+import { emptyFaultStats } from './faults';
 import type { SimStats } from './simulator';
 
 describe('parseCli', () => {
@@ -19,8 +20,59 @@ describe('parseCli', () => {
       connectTimeout: 10,
       json: false,
       quiet: false,
+      queue: 10_000,
+      backoffBaseS: 0.5,
+      backoffCapS: 30,
+      retryLater: true,
+      drain: 0,
       tokens: {},
     });
+  });
+
+  it('reads the reliability options: queue, backoff, retry, drain, faults and the acked file', () => {
+    const c = parseCli(
+      [
+        ...['--queue', '500', '--backoff-base', '0.1', '--backoff-cap', '5', '--no-retry', '--drain', '10'],
+        ...['--faults', 'drop=0.01,skew=5s,dup=0.02,ooo=0.01,burst=0.005:50,malformed=0.01:json+type,seed=9'],
+        ...['--acked-file', '/tmp/acked.json'],
+      ],
+      {},
+    )!;
+    expect(c).toMatchObject({ queue: 500, backoffBaseS: 0.1, backoffCapS: 5, retryLater: false, drain: 10 });
+    expect(c.faults).toEqual({
+      dropProbability: 0.01,
+      skewMs: 5000,
+      dup: 0.02,
+      ooo: 0.01,
+      burst: 0.005,
+      burstSize: 50,
+      malformed: 0.01,
+      malformedKinds: ['json', 'type'],
+      seed: 9,
+    });
+    expect(c.ackedFile).toBe('/tmp/acked.json');
+
+    const dir = mkdtempSync(join(tmpdir(), 'fieldline-cli-'));
+    try {
+      const file = join(dir, 'scenario.json');
+      writeFileSync(file, JSON.stringify({ drop: '10s', dup: 0.5, burst: '0.1:5' }));
+      // The command line wins over the file, key by key.
+      expect(parseCli(['--faults-file', file, '--faults', 'dup=0.1'], {})!.faults).toEqual({
+        dropEveryMs: 10_000,
+        dup: 0.1,
+        burst: 0.1,
+        burstSize: 5,
+      });
+      writeFileSync(file, '{"drop": true}');
+      expect(() => parseCli(['--faults-file', file], {})).toThrow(/drop/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const spec of ['drop', 'drop=2', 'skew=5', 'burst=0.1:0', 'malformed=0.1:xml', 'lag=0.1', 'dup=0']) {
+      expect(() => parseCli(['--faults', spec], {})).toThrow(/--faults/);
+    }
+    expect(() => parseCli(['--backoff-base', '10', '--backoff-cap', '1'], {})).toThrow(/backoff-cap/);
+    expect(() => parseCli(['--queue', '0'], {})).toThrow(/queue/);
   });
 
   it('takes device tokens from flags and a file, and admin credentials for --register', () => {
@@ -118,6 +170,8 @@ describe('output', () => {
     resent: 2,
     pending: 6,
     buffered: 0,
+    reconnects: 0,
+    deferred: 0,
     errors: { MALFORMED_JSON: 4, CONNECT_FAILED: 3, NO_REPLY: 1 },
     perDevice: [],
   };
@@ -132,5 +186,25 @@ describe('output', () => {
     expect(m).toMatchObject({ protocol: 'ws', devices: 3, connectedAtStart: 3, durationS: 12.345, achievedRate: 29.8 });
     expect(JSON.parse(JSON.stringify(m))).toEqual(m);
     expect(summaryText(m)).toContain('MALFORMED_JSON 4, CONNECT_FAILED 3, NO_REPLY 1');
+    expect(m.faults).toBeUndefined();
+  });
+
+  it('reports faults per kind with the answers they got, and the reconnects', () => {
+    const faults = emptyFaultStats();
+    faults.drop.injected = 3;
+    faults.dup = { injected: 5, answers: { ack: 5 } };
+    faults.burst = { injected: 1, readings: 50, answers: {} };
+    faults.malformed = { injected: 4, answers: { MALFORMED_JSON: 3, INVALID_METRIC_VALUE: 1 } };
+    const m = summarize({ ...stats, reconnects: 3, faults }, 'ws', 3, {
+      faults: { dropProbability: 0.01, dup: 0.02 },
+      ackedFile: 'acked.json',
+    });
+    expect(m).toMatchObject({ reconnects: 3, faultSpec: 'drop=0.01,dup=0.02', ackedFile: 'acked.json' });
+    expect(faultsText(faults)).toBe(
+      'drop 3; dup 5 (ack 5); burst 1 (50 readings); malformed 4 (MALFORMED_JSON 3, INVALID_METRIC_VALUE 1)',
+    );
+    expect(summaryText(m)).toContain('reconnects 3');
+    expect(summaryText(m)).toContain('faults   drop=0.01,dup=0.02: drop 3; dup 5 (ack 5)');
+    expect(statusLine({ ...stats, reconnects: 3 })).toContain('reconnects 3');
   });
 });

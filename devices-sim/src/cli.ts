@@ -1,5 +1,16 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ErrorCode } from '@fieldline/contracts';
+import {
+  FAULT_KINDS,
+  type FaultSpec,
+  FaultSpecError,
+  type FaultStats,
+  formatFaults,
+  hasFaults,
+  parseFaults,
+  readFaultsFile,
+} from './faults';
 import { PROTOCOLS, type Protocol } from './device';
 import { login, provisionDevices, readTokensFile } from './provision';
 import { DEFAULT_MQTT_URL, DEFAULT_URL, makeIds, Simulator, type SimStats } from './simulator';
@@ -19,6 +30,27 @@ Usage: npm run sim -- [options]
   --prefix P            device id prefix (default sim-): sim-001, sim-002, ...
   --seed N              sensor model seed (default 1)
   --connect-timeout S   seconds to wait for devices to connect before sending (default 10)
+  --queue N             readings a device keeps until acknowledged; when full the oldest are dropped and counted
+                        as "dropped" (default 10000)
+  --backoff-base S      reconnect backoff: first ceiling in seconds (default 0.5); each failed or short-lived
+                        connection doubles it, the delay is uniform in [0, ceiling) ("full jitter")
+  --backoff-cap S       largest backoff ceiling in seconds (default 30); a connection up 5 s resets the backoff
+  --no-retry            count RATE_LIMITED / STORE_UNAVAILABLE / SHUTTING_DOWN answers as refused instead of
+                        keeping those readings and resending them after the gateway's retryAfterMs
+  --drain S             after --duration, keep resending for up to S seconds until every reading is acknowledged
+  --faults SPEC         inject faults, comma-separated (probabilities are per reading and device):
+                          drop=P | drop=10s   cut the connection with probability P, or about every 10 s per device
+                          skew=5s             each device's clock off by a fixed offset in [-5 s, +5 s]
+                          ooo=P               hold a message back and send it after the next one
+                          dup=P               send an acknowledged message again (same seq, same ts)
+                          burst=P:N           N extra readings at once
+                          malformed=P[:KINDS] a malformed message besides the reading; KINDS json+type+oversize
+                                              (answers: MALFORMED_JSON, INVALID_METRIC_VALUE, MESSAGE_TOO_LARGE;
+                                              over WebSocket an oversize frame closes the socket with 1009)
+                          seed=N              seed of the fault decisions (default --seed): runs repeat
+                        e.g. --faults drop=0.01,skew=5s,dup=0.02,ooo=0.01,burst=0.005:50,malformed=0.01
+  --faults-file FILE    the same as a JSON object, e.g. {"drop": "10s", "dup": 0.02, "burst": "0.005:50"}
+  --acked-file FILE     at the end, write every acknowledged (device, seq) as JSON { "<id>": [[from, to], ...] }
   --token ID=TOKEN      a device's token (repeatable): MQTT password, ws/http Bearer token
   --tokens-file FILE    device tokens as a JSON object { "<device id>": "<token>", ... }
   --register            log in as an admin and register the devices (a registered device gets a new token)
@@ -44,6 +76,15 @@ export interface CliConfig {
   connectTimeout: number;
   json: boolean;
   quiet: boolean;
+  /** Readings a device keeps (--queue). */
+  queue: number;
+  backoffBaseS: number;
+  backoffCapS: number;
+  retryLater: boolean;
+  /** Seconds to keep resending after --duration (0: none). */
+  drain: number;
+  faults?: FaultSpec;
+  ackedFile?: string;
   /** Device tokens given on the command line or in --tokens-file. */
   tokens: Record<string, string>;
   /** --register: admin credentials to register the devices with. */
@@ -72,6 +113,14 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         prefix: { type: 'string' },
         seed: { type: 'string' },
         'connect-timeout': { type: 'string' },
+        queue: { type: 'string' },
+        'backoff-base': { type: 'string' },
+        'backoff-cap': { type: 'string' },
+        'no-retry': { type: 'boolean' },
+        drain: { type: 'string' },
+        faults: { type: 'string' },
+        'faults-file': { type: 'string' },
+        'acked-file': { type: 'string' },
         token: { type: 'string', multiple: true },
         'tokens-file': { type: 'string' },
         register: { type: 'boolean' },
@@ -107,8 +156,27 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     connectTimeout: num(values['connect-timeout'] ?? '10', '--connect-timeout', { min: 0.001 }),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
+    queue: num(values.queue ?? '10000', '--queue', { int: true, min: 1 }),
+    backoffBaseS: num(values['backoff-base'] ?? '0.5', '--backoff-base', { min: 0.001 }),
+    backoffCapS: num(values['backoff-cap'] ?? '30', '--backoff-cap', { min: 0.001 }),
+    retryLater: !values['no-retry'],
+    drain: num(values.drain ?? '0', '--drain', { min: 0 }),
     tokens: {},
   };
+  if (config.backoffCapS < config.backoffBaseS) throw new UsageError('--backoff-cap must be >= --backoff-base');
+  try {
+    const faults: FaultSpec = {
+      ...(values['faults-file'] ? readFaultsFile(values['faults-file']) : {}),
+      ...(values.faults !== undefined ? parseFaults(values.faults) : {}),
+    };
+    if (hasFaults(faults)) config.faults = faults;
+    else if (values.faults !== undefined || values['faults-file'])
+      throw new FaultSpecError('no fault given, e.g. --faults drop=0.01,dup=0.02');
+  } catch (err) {
+    if (err instanceof FaultSpecError) throw new UsageError(`--faults: ${err.message}`);
+    throw err;
+  }
+  if (values['acked-file']) config.ackedFile = values['acked-file'];
   if (values['tokens-file']) {
     try {
       Object.assign(config.tokens, readTokensFile(values['tokens-file']));
@@ -179,6 +247,7 @@ export function statusLine(s: SimStats): string {
     `refused ${s.refused}`,
     `errors ${transportErrors(s.errors)}`,
     ...(s.buffered ? [`buffered ${s.buffered}`] : []),
+    ...(s.reconnects ? [`reconnects ${s.reconnects}`] : []),
   ].join('  ');
 }
 
@@ -198,10 +267,22 @@ export interface Summary {
   resent: number;
   pending: number;
   buffered: number;
+  reconnects: number;
+  deferred: number;
   errors: Record<string, number>;
+  /** The injected faults (`--faults` syntax) and, per kind, how many and what the gateway answered. */
+  faultSpec?: string;
+  faults?: FaultStats;
+  /** Where the acknowledged (device, seq) ranges were written. */
+  ackedFile?: string;
 }
 
-export function summarize(s: SimStats, protocol: Protocol, connectedAtStart: number): Summary {
+export function summarize(
+  s: SimStats,
+  protocol: Protocol,
+  connectedAtStart: number,
+  extra: { faults?: FaultSpec; ackedFile?: string } = {},
+): Summary {
   return {
     protocol,
     devices: s.devices,
@@ -217,8 +298,26 @@ export function summarize(s: SimStats, protocol: Protocol, connectedAtStart: num
     resent: s.resent,
     pending: s.pending,
     buffered: s.buffered,
+    reconnects: s.reconnects,
+    deferred: s.deferred,
     errors: s.errors,
+    ...(extra.faults ? { faultSpec: formatFaults(extra.faults) } : {}),
+    ...(s.faults ? { faults: s.faults } : {}),
+    ...(extra.ackedFile ? { ackedFile: extra.ackedFile } : {}),
   };
+}
+
+/** `drop 3; dup 5 (ack 5); malformed 4 (MALFORMED_JSON 2, INVALID_METRIC_VALUE 2)`. */
+export function faultsText(f: FaultStats): string {
+  const parts: string[] = [];
+  for (const kind of FAULT_KINDS) {
+    const t = f[kind];
+    if (!t.injected) continue;
+    const answers = Object.entries(t.answers).sort((a, b) => b[1] - a[1]);
+    const extra = [...(t.readings ? [`${t.readings} readings`] : []), ...answers.map(([code, n]) => `${code} ${n}`)];
+    parts.push(`${kind} ${t.injected}${extra.length ? ` (${extra.join(', ')})` : ''}`);
+  }
+  return parts.length ? parts.join('; ') : 'none injected';
 }
 
 export function summaryText(m: Summary): string {
@@ -227,8 +326,10 @@ export function summaryText(m: Summary): string {
     `Fieldline simulator: ${m.devices} ${m.protocol} devices (${m.connectedAtStart} connected at start), ${m.durationS.toFixed(1)} s`,
     `  rate     ${m.achievedRate.toFixed(1)} readings/s achieved, ${m.targetRate} requested`,
     `  sent     ${m.sent}   acked ${m.acked}   refused ${m.refused}   failed ${m.failed}`,
-    `  other    dropped ${m.dropped}   resent ${m.resent}   unanswered ${m.pending}   unsent ${m.buffered}`,
+    `  other    dropped ${m.dropped}   resent ${m.resent}   unanswered ${m.pending}   unsent ${m.buffered}   reconnects ${m.reconnects}${m.deferred ? `   deferred ${m.deferred}` : ''}`,
     `  errors   ${codes.length ? codes.map(([c, n]) => `${c} ${n}`).join(', ') : 'none'}`,
+    ...(m.faults ? [`  faults   ${m.faultSpec ?? ''}: ${faultsText(m.faults)}`] : []),
+    ...(m.ackedFile ? [`  acked    (device, seq) written to ${m.ackedFile}`] : []),
   ].join('\n');
 }
 
@@ -272,6 +373,10 @@ export async function main(argv: string[]): Promise<number> {
     idPrefix: config.prefix,
     seed: config.seed,
     connectTimeoutMs: config.connectTimeout * 1000,
+    maxBuffer: config.queue,
+    reconnect: { baseMs: config.backoffBaseS * 1000, capMs: config.backoffCapS * 1000 },
+    retryLater: config.retryLater,
+    ...(config.faults ? { faults: config.faults } : {}),
     ...(Object.keys(tokens).length ? { tokens } : {}),
     ...(config.duration !== undefined ? { duration: config.duration } : {}),
   });
@@ -314,11 +419,13 @@ export async function main(argv: string[]): Promise<number> {
           }
         }, 1000);
     await Promise.race([sim.done, stopSignal]);
+    if (config.drain > 0 && interrupted === 0) await Promise.race([sim.drain(config.drain * 1000), stopSignal]);
     if (status) clearInterval(status);
     if (status && tty) out.write(`\r\x1b[K${statusLine(sim.stats())}\n`);
   }
   await sim.stop();
-  const summary = summarize(sim.stats(), config.protocol, connectedAtStart);
+  if (config.ackedFile) writeFileSync(config.ackedFile, `${JSON.stringify(sim.ackedSeqs())}\n`);
+  const summary = summarize(sim.stats(), config.protocol, connectedAtStart, config);
   if (sim.devices.every((d) => d.stats().connects === 0)) code = 1;
   if (config.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!config.quiet) process.stdout.write(`${summaryText(summary)}\n`);

@@ -1,4 +1,5 @@
-import type { Reading } from '@fieldline/contracts';
+import { ErrorCode, type Reading } from '@fieldline/contracts';
+import { DeviceFaults, type FaultSpec, type FaultStats, type MalformedKind, SeqSet } from './faults';
 import type { Outcome, Refusal } from './replies';
 import { SensorModel, type SensorModelOptions } from './sensors';
 
@@ -16,6 +17,10 @@ export interface OutMessage {
   sentAt: number;
   /** Times written; above 1 after a resend. */
   attempts: number;
+  /** `seq` of every reading in the message, in order (absent for a raw message). */
+  seqs?: number[];
+  /** Injected by `faults`: counted under its fault kind, not as a reading; never resent. */
+  fault?: { kind: 'dup' | 'malformed'; malformed?: MalformedKind };
   /** Set for {@link SimDevice.sendRaw}: not resent, and settles the caller's promise. */
   raw?: { topic?: string; qos?: 0 | 1; settle: (answer: RawAnswer) => void };
 }
@@ -49,6 +54,8 @@ export interface Transport {
   send(msg: OutMessage): void;
   /** Stops reconnecting and disconnects cleanly (MQTT: publishes `offline` first). */
   close(): Promise<void>;
+  /** Cuts the connection abruptly, as a network failure would (fault injection); the transport then reconnects. */
+  drop?(): void;
 }
 
 /** The transport-facing side of a device. */
@@ -60,8 +67,13 @@ export interface TransportSink {
   answered(msg: OutMessage, outcome: Outcome, raw?: { status?: number; body?: unknown }): void;
   /** A refusal not tied to a written message (MQTT errors topic). */
   refusedAsync(refusal: Refusal): void;
-  /** No answer will come for `msgs`; `retry` puts them back at the front of the backlog. Counted once under `code`. */
-  failed(msgs: OutMessage[], code: string, retry: boolean): void;
+  /**
+   * No answer will come for `msgs`; `retry` puts them back at the front of the backlog. Counted once under `code`;
+   * `cause` (e.g. `WS_CLOSE_1009`) is what an injected fault message is tallied under.
+   */
+  failed(msgs: OutMessage[], code: string, retry: boolean, cause?: string): void;
+  /** The transport wrote `msgs` again itself (mqtt.js resends unacknowledged QoS 1 publishes after reconnecting). */
+  rewritten?(msgs: OutMessage[]): void;
   /** Counts a transport problem not tied to a message (connect failure, abnormal close). */
   error(code: string): void;
   /** The transport has room again. */
@@ -124,6 +136,12 @@ export interface DeviceStats {
   rate: number;
   /** Successful connections, reconnections included. */
   connects: number;
+  /** Successful connections after the first. */
+  reconnects: number;
+  /** Readings refused with "retry later" (RATE_LIMITED, STORE_UNAVAILABLE, SHUTTING_DOWN) and kept to resend. */
+  deferred: number;
+  /** Injected faults and what the gateway answered to them (absent without `faults`). */
+  faults?: FaultStats;
   /** Last `seq` used (0 before the first reading). */
   seq: number;
 }
@@ -135,6 +153,15 @@ export interface DeviceOptions {
   batch?: number;
   /** Readings the offline buffer holds before the oldest are dropped. Default 10 000. */
   maxBuffer?: number;
+  /**
+   * Keep readings refused with "retry later" (RATE_LIMITED, STORE_UNAVAILABLE, SHUTTING_DOWN) and resend them after
+   * `retryAfterMs` (default 1 s), instead of counting them refused. Default false (the benchmarks count them).
+   */
+  retryLater?: boolean;
+  /** Faults to inject (see faults.ts). */
+  faults?: FaultSpec;
+  /** Seed of the fault decisions when `faults.seed` is not set. Default 1. */
+  faultSeed?: number;
   /** Seed and tuning of the sensor model. */
   sensors?: SensorModelOptions;
   listener?: DeviceListener;
@@ -142,6 +169,9 @@ export interface DeviceOptions {
 
 /** A write that killed the connection this many times is given up on, so one poisonous message cannot loop forever. */
 const MAX_ATTEMPTS = 5;
+
+/** Whole-message refusals that mean "not now": the reading is kept and resent (with `retryLater`). */
+const RETRY_LATER = new Set<string>([ErrorCode.RATE_LIMITED, ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN]);
 
 /**
  * One simulated device: its sensors, its `seq` counter, its backlog and its counters. Sends through a {@link Transport};
@@ -153,7 +183,20 @@ export class SimDevice implements TransportSink {
   readonly sensors: SensorModel;
   private readonly batch: number;
   private readonly maxBuffer: number;
+  private readonly retryLater: boolean;
   private listener: DeviceListener;
+  /** Fault injection state; null without faults. */
+  readonly faults: DeviceFaults | null;
+  /** Every `seq` the gateway acknowledged (and did not refuse afterwards). */
+  private readonly ackedSet = new SeqSet();
+  /** A message held back by the `ooo` fault, written after the next one. */
+  private heldBack: OutMessage | null = null;
+  /** Set while an injected drop is in progress: its unanswered messages do not count towards MAX_ATTEMPTS. */
+  private injectedDrop = false;
+  /** `performance.now()` before which nothing is written (after a "retry later" answer). */
+  private pausedUntil = 0;
+  /** MQTT: malformed messages written and not yet answered on the errors topic, oldest first. */
+  private readonly awaitingRefusal: OutMessage[] = [];
   private transport: Transport | null = null;
   /** Set by {@link close}: answers still count, but nothing more is written. */
   private closing = false;
@@ -170,6 +213,8 @@ export class SimDevice implements TransportSink {
     resent: 0,
     pending: 0,
     connects: 0,
+    reconnects: 0,
+    deferred: 0,
   };
   private readonly errorCounts: Record<string, number> = {};
   private readonly backlog = new Deque<OutMessage>();
@@ -183,6 +228,8 @@ export class SimDevice implements TransportSink {
     this.protocol = options.protocol;
     this.batch = Math.max(1, Math.floor(options.batch ?? 1));
     this.maxBuffer = options.maxBuffer ?? 10_000;
+    this.retryLater = options.retryLater ?? false;
+    this.faults = options.faults ? new DeviceFaults(options.faults, options.id, options.faultSeed ?? 1) : null;
     this.sensors = new SensorModel(options.id, options.sensors);
     this.listener = options.listener ?? {};
   }
@@ -217,9 +264,37 @@ export class SimDevice implements TransportSink {
   /** Produces one reading due at `ts`; it goes out with the next {@link pump} once its batch is full. */
   produce(ts: number): void {
     this.produced++;
+    const f = this.faults;
+    if (!f) return this.produceOne(ts);
+    // The device's clock is off: its readings carry its time, as a real device's would.
+    const local = ts + f.skewMs;
+    this.produceOne(local);
+    const burst = f.burst();
+    if (burst > 0) {
+      f.count('burst');
+      f.stats.burst.readings = (f.stats.burst.readings ?? 0) + burst;
+      // 1 ms apart: distinct times, as a sensor read in a tight loop would stamp them.
+      for (let i = 1; i <= burst; i++) this.produceOne(local + i);
+    }
+    const bad = f.malformed(this.id, local);
+    if (bad) {
+      f.count('malformed');
+      this.enqueue({
+        payload: bad.payload,
+        count: 1,
+        seq: null,
+        sentAt: 0,
+        attempts: 0,
+        fault: { kind: 'malformed', malformed: bad.kind },
+      });
+    }
+    if (f.dropNow()) this.dropConnection();
+  }
+
+  private produceOne(ts: number): void {
     const r = this.nextReading(ts);
     if (this.batch === 1) {
-      this.enqueue({ payload: JSON.stringify(r), count: 1, seq: r.seq!, sentAt: 0, attempts: 0 });
+      this.queueReadings({ payload: JSON.stringify(r), count: 1, seq: r.seq!, seqs: [r.seq!], sentAt: 0, attempts: 0 });
       return;
     }
     this.batchBuf.push(r);
@@ -228,22 +303,66 @@ export class SimDevice implements TransportSink {
 
   /** Turns a partly filled batch into a message (at stop, so no reading is held back). */
   flushBatch(): void {
-    if (this.batchBuf.length === 0) return;
-    const readings = this.batchBuf;
-    this.batchBuf = [];
-    this.enqueue({
-      payload: JSON.stringify({ readings }),
-      count: readings.length,
-      seq: readings[readings.length - 1].seq!,
-      sentAt: 0,
-      attempts: 0,
-    });
+    if (this.batchBuf.length > 0) {
+      const readings = this.batchBuf;
+      this.batchBuf = [];
+      this.queueReadings({
+        payload: JSON.stringify({ readings }),
+        count: readings.length,
+        seq: readings[readings.length - 1].seq!,
+        seqs: readings.map((r) => r.seq!),
+        sentAt: 0,
+        attempts: 0,
+      });
+    }
+    if (this.heldBack) {
+      this.enqueue(this.heldBack);
+      this.heldBack = null;
+    }
+  }
+
+  /** Queues a message of readings; the `ooo` fault holds one back until the next is queued. */
+  private queueReadings(msg: OutMessage): void {
+    const f = this.faults;
+    if (f && !this.heldBack && f.outOfOrder()) {
+      f.count('ooo');
+      this.heldBack = msg;
+      return;
+    }
+    this.enqueue(msg);
+    if (this.heldBack) {
+      this.enqueue(this.heldBack);
+      this.heldBack = null;
+    }
+  }
+
+  /** Cuts the connection as a network failure would (the `drop` fault); the transport reconnects with backoff. */
+  dropConnection(): void {
+    const t = this.transport;
+    if (!t?.drop || !t.connected || this.closing) return;
+    this.faults?.count('drop');
+    this.injectedDrop = true;
+    t.drop();
+  }
+
+  /** Readings not acknowledged yet: written and unanswered, queued, or waiting in a partial batch. */
+  get outstanding(): number {
+    return this.counters.pending + this.backlogReadings + this.batchBuf.length + (this.heldBack?.count ?? 0);
+  }
+
+  /** Every `seq` the gateway acknowledged, as inclusive ranges `[from, to]`, ascending. */
+  ackedSeqs(): [number, number][] {
+    return this.ackedSet.ranges();
   }
 
   /** Writes backlog messages while the transport has room. */
   pump(): void {
     const t = this.transport;
     if (!t || this.closing) return;
+    if (this.pausedUntil !== 0) {
+      if (performance.now() < this.pausedUntil) return;
+      this.pausedUntil = 0;
+    }
     // Bounded by the backlog's size on entry: a message that fails and is requeued synchronously is not retried here.
     for (let n = this.backlog.length; n > 0 && t.writable; n--) {
       const msg = this.backlog.shift()!;
@@ -298,11 +417,14 @@ export class SimDevice implements TransportSink {
       dropped: c.dropped,
       resent: c.resent,
       pending: c.pending,
-      buffered: this.backlogReadings + this.batchBuf.length,
+      buffered: this.backlogReadings + this.batchBuf.length + (this.heldBack?.count ?? 0),
       errors: { ...this.errorCounts },
       rate: this.rate(now),
       connects: c.connects,
+      reconnects: c.reconnects,
+      deferred: c.deferred,
       seq: this.lastSeq,
+      ...(this.faults ? { faults: structuredClone(this.faults.stats) } : {}),
     };
   }
 
@@ -331,13 +453,18 @@ export class SimDevice implements TransportSink {
       this.backlogReadings -= old.count;
       this.counters.dropped += old.count;
       old.raw?.settle({ error: 'DROPPED' });
+      if (old.fault) this.faults?.count(old.fault.kind, 'DROPPED');
     }
   }
 
   private write(msg: OutMessage): void {
     msg.attempts++;
     msg.sentAt = performance.now();
-    if (msg.attempts === 1) this.counters.sent += msg.count;
+    // Injected messages are tallied under their fault, so sent/acked/refused stay about the device's readings.
+    if (msg.fault) {
+      // MQTT: the gateway's refusal may arrive on the errors topic even before the PUBACK.
+      if (msg.fault.kind === 'malformed' && this.protocol === 'mqtt') this.awaitingRefusal.push(msg);
+    } else if (msg.attempts === 1) this.counters.sent += msg.count;
     else this.counters.resent += msg.count;
     this.counters.pending += msg.count;
     this.transport!.send(msg);
@@ -350,7 +477,8 @@ export class SimDevice implements TransportSink {
   // --- TransportSink ---
 
   connected(): void {
-    this.counters.connects++;
+    if (this.counters.connects++ > 0) this.counters.reconnects++;
+    this.injectedDrop = false;
     this.listener.connect?.(this.id);
     this.pump();
   }
@@ -361,7 +489,25 @@ export class SimDevice implements TransportSink {
 
   answered(msg: OutMessage, outcome: Outcome, raw?: { status?: number; body?: unknown }): void {
     this.counters.pending -= msg.count;
+    if (msg.fault) return this.faultAnswered(msg, outcome);
+    if (
+      this.retryLater &&
+      !msg.raw &&
+      outcome.accepted === 0 &&
+      outcome.error &&
+      RETRY_LATER.has(outcome.error.code) &&
+      msg.attempts < MAX_ATTEMPTS * 4
+    ) {
+      // "Not now": keep it, first in line, and hold every write until the gateway's retryAfterMs has passed.
+      this.countError(outcome.error.code, msg.count);
+      this.counters.deferred += msg.count;
+      this.backlog.unshift(msg);
+      this.backlogReadings += msg.count;
+      this.pausedUntil = Math.max(this.pausedUntil, performance.now() + (outcome.retryAfterMs ?? 1000));
+      return;
+    }
     this.counters.acked += outcome.accepted;
+    if (outcome.accepted > 0 && msg.seqs) this.recordAcked(msg, outcome, raw?.body);
     this.counters.refused += outcome.refused;
     for (const code in outcome.codes) this.countError(code, outcome.codes[code]);
     if (outcome.accepted > 0 && this.listener.ack) {
@@ -377,22 +523,74 @@ export class SimDevice implements TransportSink {
       this.listener.refused({ deviceId: this.id, protocol: this.protocol, ...outcome.error, count: outcome.refused });
     }
     msg.raw?.settle({ outcome, ...raw });
+    if (outcome.accepted === msg.count && msg.seqs && this.faults?.duplicate()) {
+      // Sent once more, byte for byte, after its ack: the gateway must not store it twice.
+      this.faults.count('dup');
+      this.enqueue({ ...msg, sentAt: 0, attempts: 0, fault: { kind: 'dup' } });
+    }
+  }
+
+  /** Records which of `msg`'s readings were acknowledged: all, the ack's `seqs`, or all but those refused by seq. */
+  private recordAcked(msg: OutMessage, outcome: Outcome, body: unknown): void {
+    const seqs = msg.seqs!;
+    let accepted: readonly number[] | null = null;
+    if (outcome.accepted >= seqs.length) accepted = seqs;
+    else if (isAckWithSeqs(body)) accepted = body.seqs;
+    else if (outcome.refusedSeqs && outcome.refusedSeqs.length === seqs.length - outcome.accepted) {
+      const refused = new Set(outcome.refusedSeqs);
+      accepted = seqs.filter((s) => !refused.has(s));
+    }
+    // Otherwise which ones were accepted is unknown: claim none rather than one too many.
+    if (accepted) for (const s of accepted) this.ackedSet.add(s);
+  }
+
+  private faultAnswered(msg: OutMessage, outcome: Outcome): void {
+    const f = this.faults;
+    if (!f || !msg.fault) return;
+    const kind = msg.fault.kind;
+    // MQTT: the PUBACK of a malformed message is only the broker's receipt; the answer comes on the errors topic.
+    if (kind === 'malformed' && this.protocol === 'mqtt' && outcome.accepted > 0) return;
+    if (outcome.accepted > 0) f.count(kind, 'ack', outcome.accepted);
+    for (const code in outcome.codes) f.count(kind, code, outcome.codes[code]);
   }
 
   refusedAsync(refusal: Refusal): void {
+    const malformed = refusal.seq === undefined || refusal.seq === null ? this.awaitingRefusal.shift() : undefined;
+    if (malformed) {
+      // The answer to an injected malformed message, not to a reading.
+      this.faults?.count('malformed', refusal.code);
+      return;
+    }
     this.counters.refused++;
     this.countError(refusal.code);
+    // PUBACKed, then refused: `acked` keeps counting the broker's answer (see README), the acked set drops it.
+    if (typeof refusal.seq === 'number') this.ackedSet.delete(refusal.seq);
     this.listener.refused?.({ deviceId: this.id, protocol: this.protocol, ...refusal, count: 1 });
   }
 
-  failed(msgs: OutMessage[], code: string, retry: boolean): void {
+  rewritten(msgs: OutMessage[]): void {
+    for (const msg of msgs) {
+      msg.attempts++;
+      msg.sentAt = performance.now();
+      if (!msg.fault) this.counters.resent += msg.count;
+    }
+  }
+
+  failed(msgs: OutMessage[], code: string, retry: boolean, cause?: string): void {
     if (msgs.length === 0) return;
     this.countError(code);
     // Back to the front in the original order: unshift the last one first.
     for (let i = msgs.length - 1; i >= 0; i--) {
       const msg = msgs[i];
       this.counters.pending -= msg.count;
-      if (retry && !msg.raw && msg.attempts < MAX_ATTEMPTS) {
+      if (msg.fault) {
+        this.faults?.count(msg.fault.kind, cause ?? code);
+        const waiting = this.awaitingRefusal.indexOf(msg);
+        if (waiting >= 0) this.awaitingRefusal.splice(waiting, 1);
+        continue;
+      }
+      // An injected drop is not the message's fault: it does not use up its attempts.
+      if (retry && !msg.raw && (msg.attempts < MAX_ATTEMPTS || this.injectedDrop)) {
         this.backlog.unshift(msg);
         this.backlogReadings += msg.count;
       } else {
@@ -447,6 +645,15 @@ export class Deque<T> {
     this.head = 0;
     return out;
   }
+}
+
+function isAckWithSeqs(body: unknown): body is { seqs: number[] } {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as { type?: unknown }).type === 'ack' &&
+    Array.isArray((body as { seqs?: unknown }).seqs)
+  );
 }
 
 export function sleep(ms: number): Promise<void> {

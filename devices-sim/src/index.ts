@@ -19,6 +19,21 @@ export { SensorModel, mulberry32, hashSeed } from './sensors';
 export type { SensorMetrics, SensorModelOptions } from './sensors';
 export { BAD_REPLY, outcomeOfHttp, outcomeOfWsReply, parseMqttError, parseWsReply } from './replies';
 export type { Outcome, Refusal } from './replies';
-export { HttpTransport, MqttTransport, TransportError, WsTransport, backoffMs, ingestUrl } from './transports';
-export type { HttpTransportOptions, MqttTransportOptions, WsTransportOptions } from './transports';
+export { Backoff, HttpTransport, MqttTransport, TransportError, WsTransport, backoffMs, ingestUrl } from './transports';
+export type { HttpTransportOptions, MqttTransportOptions, ReconnectOptions, WsTransportOptions } from './transports';
+export {
+  DeviceFaults,
+  FAULT_KINDS,
+  FaultSpecError,
+  MALFORMED_KINDS,
+  OVERSIZE_BYTES,
+  SeqSet,
+  expandRanges,
+  formatFaults,
+  hasFaults,
+  malformedPayload,
+  parseFaults,
+  readFaultsFile,
+} from './faults';
+export type { FaultKind, FaultSpec, FaultStats, FaultTally, MalformedKind } from './faults';
 export { login, provisionDevices, readTokensFile } from './provision';

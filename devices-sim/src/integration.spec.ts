@@ -183,6 +183,37 @@ describe('over MQTT (in-process aedes broker)', () => {
     await sim.stop();
     expect(sim.stats().perDevice[0].connects).toBe(2);
   });
+
+  it('keeps trying with backoff while the broker is down, then resends what the broker never acknowledged', async () => {
+    const port = Number(new URL(url).port);
+    const sim = new Simulator({
+      mqttUrl: url,
+      protocol: 'mqtt',
+      ids: ['mq-back'],
+      rate: 20,
+      reconnect: { baseMs: 20, capMs: 200 },
+    });
+    await sim.start();
+    await until(() => telemetry.length >= 3);
+    // The broker goes away with the device connected, and stays away for a while.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(sim.stats().connected).toBe(0);
+    expect(sim.stats().errors.CONNECT_FAILED).toBeGreaterThanOrEqual(2);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    await until(() => sim.stats().reconnects === 1, 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    await sim.stop();
+    const s = sim.stats();
+    expect(s).toMatchObject({ failed: 0, dropped: 0, pending: 0, buffered: 0, reconnects: 1 });
+    expect(sim.ackedSeqs()['mq-back']).toEqual([[1, s.perDevice[0].seq]]);
+    // Every seq reached the broker; what was in flight when it went away came again.
+    const seen = new Set(telemetry.flatMap((m) => m.readings.map((r) => r.seq)));
+    expect(seen.size).toBe(s.perDevice[0].seq);
+  });
 });
 
 describe('over WebSocket', () => {

@@ -8,6 +8,10 @@ export interface Outcome {
   codes: Record<string, number>;
   /** The first refusal, for events and logs. */
   error?: Refusal;
+  /** `seq`s of readings refused one by one (a batch's per-reading errors that name their seq). */
+  refusedSeqs?: number[];
+  /** The gateway asked to retry after this long (`details.retryAfterMs` of a whole-message refusal). */
+  retryAfterMs?: number;
 }
 
 /** One refusal as the gateway words it. */
@@ -37,7 +41,7 @@ export function outcomeOfWsReply(reply: IngestReply, count: number): Outcome {
     return out;
   }
   const refusal: Refusal = { code: reply.code, message: reply.message, seq: reply.seq };
-  return fromErrorList(errorListOf(reply.details), count, refusal);
+  return withRetryAfter(fromErrorList(errorListOf(reply.details), count, refusal), reply.details);
 }
 
 /**
@@ -55,7 +59,13 @@ export function outcomeOfHttp(status: number, body: unknown, count: number): Out
     isObject(body) && typeof body.code === 'string'
       ? { code: body.code, message: typeof body.message === 'string' ? body.message : '' }
       : { code: `HTTP_${status}`, message: `HTTP ${status}` };
-  return fromErrorList(isObject(body) ? errorListOf(body.details) : undefined, count, refusal);
+  const details = isObject(body) ? body.details : undefined;
+  return withRetryAfter(fromErrorList(errorListOf(details), count, refusal), details);
+}
+
+function withRetryAfter(out: Outcome, details: unknown): Outcome {
+  if (isObject(details) && typeof details.retryAfterMs === 'number') out.retryAfterMs = details.retryAfterMs;
+  return out;
 }
 
 /** Parses a payload from `devices/<id>/errors`: `{ code, message, seq?, index? }`; null when it is not one. */
@@ -78,6 +88,7 @@ function fromErrorList(list: unknown[] | undefined, count = 0, whole?: Refusal):
       const code = isObject(e) && typeof e.code === 'string' ? e.code : (whole?.code ?? BAD_REPLY);
       out.codes[code] = (out.codes[code] ?? 0) + 1;
       out.refused++;
+      if (isObject(e) && typeof e.seq === 'number') (out.refusedSeqs ??= []).push(e.seq);
       if (!out.error && isObject(e)) {
         out.error = { code, message: typeof e.message === 'string' ? e.message : '' };
         if (typeof e.seq === 'number') out.error.seq = e.seq;

@@ -1,5 +1,6 @@
 import type { IngestReply, Reading } from '@fieldline/contracts';
 import type { OutMessage, SimDevice, Transport } from './device';
+import { parseFaults } from './faults';
 import { outcomeOfWsReply } from './replies';
 import { makeIds, Simulator, type SimulatorOptions } from './simulator';
 
@@ -46,10 +47,11 @@ class FakeTransport implements Transport {
     if (up) this.device.connected();
   }
   readings(): Reading[] {
-    return this.messages.flatMap((m) => {
-      const v = JSON.parse(m.payload as string) as Reading | { readings: Reading[] };
-      return 'readings' in v ? v.readings : [v];
-    });
+    return this.messages.filter((m) => !m.fault).flatMap((m) => this.parse(m.payload as string));
+  }
+  parse(payload: string): Reading[] {
+    const v = JSON.parse(payload) as Reading | { readings: Reading[] };
+    return 'readings' in v ? v.readings : [v];
   }
 }
 
@@ -276,3 +278,227 @@ describe('offline behaviour', () => {
     expect(sim.stats()).toMatchObject({ sent: 5, acked: 5, pending: 0, buffered: 35 });
   });
 });
+
+describe('store-and-forward and faults', () => {
+  /** A gateway that answers after `delayMs`, refuses malformed messages by code and stores each (device, seq) once. */
+  class FlakyGateway {
+    readonly stored = new Map<string, Map<number, number>>();
+    readonly order = new Map<string, number[]>();
+    readonly codes: Record<string, number> = {};
+    readonly inFlight = new Map<FakeTransport, Set<OutMessage>>();
+    writes = 0;
+
+    constructor(private readonly delayMs = 5) {}
+
+    answer: Answer = (msg, t) => {
+      let set = this.inFlight.get(t);
+      if (!set) this.inFlight.set(t, (set = new Set()));
+      set.add(msg);
+      this.writes++;
+      const payload = msg.payload as string;
+      setTimeout(() => {
+        if (!set.delete(msg)) return; // dropped with the connection: no answer ever comes
+        const code = this.validate(payload);
+        if (code) {
+          this.codes[code] = (this.codes[code] ?? 0) + 1;
+          return t.reply(msg, { type: 'error', seq: null, code: code as never, message: code });
+        }
+        const readings = t.parse(payload);
+        for (const r of readings) {
+          const byDevice = this.stored.get(r.deviceId) ?? new Map<number, number>();
+          this.stored.set(r.deviceId, byDevice);
+          byDevice.set(r.seq!, (byDevice.get(r.seq!) ?? 0) + 1);
+          this.order.set(r.deviceId, [...(this.order.get(r.deviceId) ?? []), r.seq!]);
+        }
+        t.reply(msg, { type: 'ack', seq: msg.seq, accepted: readings.length });
+      }, this.delayMs);
+    };
+
+    /** What a transport does when its connection dies: unanswered messages go back to be resent. */
+    drop(t: FakeTransport, reconnectAfterMs = 20): void {
+      const lost = [...(this.inFlight.get(t) ?? [])];
+      this.inFlight.get(t)?.clear();
+      t.inFlight -= lost.length;
+      t.connected = false;
+      t.device.failed(lost, 'NO_REPLY', true);
+      t.device.disconnected('dropped');
+      setTimeout(() => t.setConnected(true), reconnectAfterMs);
+    }
+
+    private validate(payload: string): string | null {
+      if (payload.length > 65_536) return 'MESSAGE_TOO_LARGE';
+      try {
+        const v = JSON.parse(payload) as { metrics?: Record<string, unknown> };
+        if (v.metrics && Object.values(v.metrics).some((x) => typeof x !== 'number')) return 'INVALID_METRIC_VALUE';
+        return null;
+      } catch {
+        return 'MALFORMED_JSON';
+      }
+    }
+  }
+
+  function flakySim(options: SimulatorOptions, gw: FlakyGateway) {
+    const { sim, transports } = fakeSim(options, gw.answer);
+    return { sim, transports };
+  }
+
+  it('resends what a dropped connection left unanswered: every reading acked, each stored once', async () => {
+    const gw = new FlakyGateway(15);
+    const { sim, transports } = flakySim({ ids: ['sf-1', 'sf-2'], rate: 200, duration: 0.6 }, gw);
+    await sim.start();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 120));
+      for (const t of transports.values()) gw.drop(t);
+    }
+    await sim.done;
+    expect(await sim.drain(5000)).toBe(true);
+    await sim.stop();
+    const s = sim.stats();
+    expect(s.resent).toBeGreaterThan(0);
+    expect(s.reconnects).toBe(8);
+    expect(s.failed + s.dropped + s.refused).toBe(0);
+    for (const d of s.perDevice) {
+      expect(sim.device(d.id)!.ackedSeqs()).toEqual([[1, d.seq]]);
+      expect([...gw.stored.get(d.id)!.keys()].sort((a, b) => a - b)).toEqual(range(1, d.seq));
+    }
+  });
+
+  it('injects every fault kind, reproducibly, and tallies what the gateway answered', async () => {
+    const run = async () => {
+      const gw = new FlakyGateway(2);
+      const { sim, transports } = flakySim(
+        {
+          ids: ['ft-1', 'ft-2', 'ft-3'],
+          rate: 100,
+          duration: 0.8,
+          seed: 5,
+          faults: parseFaults('skew=2s,dup=0.1,ooo=0.1,burst=0.02:5,malformed=0.05'),
+        },
+        gw,
+      );
+      await sim.start();
+      await sim.done;
+      await sim.drain(5000);
+      await sim.stop();
+      return { gw, sim, transports, s: sim.stats() };
+    };
+    const { gw, sim, transports, s } = await run();
+    const f = s.faults!;
+    expect(f.skew.injected).toBe(3);
+    expect(f.ooo.injected).toBeGreaterThan(0);
+    expect(f.dup.injected).toBeGreaterThan(0);
+    expect(f.dup.answers).toEqual({ ack: f.dup.injected });
+    expect(f.burst.readings).toBe(f.burst.injected * 5);
+    expect(f.malformed.injected).toBeGreaterThan(0);
+    expect(Object.values(f.malformed.answers).reduce((a, b) => a + b, 0)).toBe(f.malformed.injected);
+    expect(Object.keys(f.malformed.answers).sort()).toEqual(
+      expect.arrayContaining(Object.keys(gw.codes).filter((c) => c in f.malformed.answers)),
+    );
+    // Faults are tallied apart: the readings' counters still add up.
+    expect(s.sent).toBe(s.acked);
+    expect(s.refused).toBe(0);
+    expect(s.errors).toEqual({});
+    for (const d of s.perDevice) {
+      const t = transports.get(d.id)!;
+      const dev = sim.device(d.id)!;
+      // Skewed clock: the first reading is stamped `skew` off its scheduled time.
+      const first = t.readings().find((r) => r.seq === 1)!;
+      expect(Math.abs(first.ts - Date.now())).toBeLessThan(5000);
+      expect(Math.abs(dev.faults!.skewMs)).toBeLessThanOrEqual(2000);
+      // Nothing lost: every seq acked once; duplicates reached the gateway (which must dedupe them).
+      expect(dev.ackedSeqs()).toEqual([[1, d.seq]]);
+      const order = gw.order.get(d.id)!;
+      expect(order.length).toBe(d.seq + d.faults!.dup.injected);
+      expect(order.some((seq, i) => i > 0 && seq < order[i - 1])).toBe(true);
+    }
+    // Same seed, same faults.
+    const again = await run();
+    expect(again.s.faults!.dup.injected).toBe(f.dup.injected);
+    expect(again.s.faults!.malformed).toEqual(f.malformed);
+    expect(again.s.faults!.burst).toEqual(f.burst);
+    expect(again.s.perDevice.map((d) => d.seq)).toEqual(s.perDevice.map((d) => d.seq));
+  });
+
+  it('cuts connections through the transport (drop=P), counts them, and still loses nothing', async () => {
+    const gw = new FlakyGateway(5);
+    const drops: string[] = [];
+    const { sim, transports } = flakySim(
+      { ids: ['dr-1'], rate: 100, duration: 0.6, faults: parseFaults('drop=0.05,seed=2') },
+      gw,
+    );
+    await sim.start();
+    const t = transports.get('dr-1')!;
+    (t as Transport).drop = () => {
+      drops.push('drop');
+      gw.drop(t, 5);
+    };
+    await sim.done;
+    expect(await sim.drain(5000)).toBe(true);
+    await sim.stop();
+    const s = sim.stats();
+    expect(s.faults!.drop.injected).toBe(drops.length);
+    expect(drops.length).toBeGreaterThan(0);
+    expect(sim.ackedSeqs()).toEqual({ 'dr-1': [[1, s.perDevice[0].seq]] });
+  });
+
+  it('keeps "retry later" refusals and resends them after retryAfterMs (retryLater)', async () => {
+    let refuse = 3;
+    const { sim, transports } = fakeSim({ ids: ['rl-1'], rate: 50, duration: 0.3, retryLater: true }, (msg, t) => {
+      if (refuse-- > 0)
+        return t.reply(msg, {
+          type: 'error',
+          seq: msg.seq,
+          code: 'STORE_UNAVAILABLE',
+          message: 'later',
+          details: { retryAfterMs: 30 },
+        });
+      t.ack(msg);
+    });
+    await sim.start();
+    await sim.done;
+    await sim.drain(2000);
+    await sim.stop();
+    const s = sim.stats();
+    expect(s).toMatchObject({ sent: 15, acked: 15, refused: 0, deferred: 3, errors: { STORE_UNAVAILABLE: 3 } });
+    const seqs = transports
+      .get('rl-1')!
+      .readings()
+      .map((r) => r.seq!);
+    expect(seqs.slice(0, 4)).toEqual([1, 1, 1, 1]);
+    expect(sim.ackedSeqs()['rl-1']).toEqual([[1, 15]]);
+  });
+
+  it('without retryLater, counts them refused as before', async () => {
+    const { sim } = fakeSim({ ids: ['rl-2'], rate: 50, duration: 0.2 }, (msg, t) =>
+      t.reply(msg, { type: 'error', seq: msg.seq, code: 'RATE_LIMITED', message: 'slow down' }),
+    );
+    await sim.start();
+    await sim.done;
+    await sim.stop();
+    expect(sim.stats()).toMatchObject({ sent: 10, acked: 0, refused: 10, deferred: 0 });
+    expect(sim.ackedSeqs()['rl-2']).toEqual([]);
+  });
+
+  it('records only the accepted readings of a partly refused batch', async () => {
+    const { sim } = fakeSim({ ids: ['pb-1'], rate: 50, duration: 0.2, batch: 5 }, (msg, t) =>
+      t.reply(msg, {
+        type: 'ack',
+        seq: msg.seq,
+        accepted: 4,
+        errors: [{ index: 1, seq: msg.seqs![1], code: 'INVALID_METRIC_VALUE', message: 'x' }],
+      }),
+    );
+    await sim.start();
+    await sim.done;
+    await sim.stop();
+    expect(sim.ackedSeqs()['pb-1']).toEqual([
+      [1, 1],
+      [3, 6],
+      [8, 10],
+    ]);
+  });
+});
+
+function range(a: number, b: number): number[] {
+  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+}

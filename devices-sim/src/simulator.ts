@@ -12,8 +12,9 @@ import {
   type Transport,
   type TransportFactory,
 } from './device';
+import { addFaultStats, emptyFaultStats, type FaultSpec, type FaultStats, hasFaults } from './faults';
 import type { SensorModelOptions } from './sensors';
-import { HttpTransport, MqttTransport, WsTransport } from './transports';
+import { HttpTransport, MqttTransport, type ReconnectOptions, WsTransport } from './transports';
 
 export interface SimulatorOptions {
   /** Gateway HTTP base URL (ws and http transports). Default `http://127.0.0.1:3000`. */
@@ -48,8 +49,14 @@ export interface SimulatorOptions {
   stopTimeoutMs?: number;
   /** Delay between two devices' connection attempts at start. Default min(5 ms, 1 s / devices). */
   staggerMs?: number;
-  /** Readings a device buffers while it cannot send. Default 10 000. */
+  /** Readings a device buffers while it cannot send (or until they are acknowledged); beyond, the oldest are dropped. Default 10 000. */
   maxBuffer?: number;
+  /** Reconnect backoff of every transport (full jitter; base 500 ms, cap 30 s, reset after 5 s up). */
+  reconnect?: ReconnectOptions;
+  /** Keep and resend readings refused with RATE_LIMITED, STORE_UNAVAILABLE or SHUTTING_DOWN. Default false. */
+  retryLater?: boolean;
+  /** Faults to inject: connection drops, clock skew, out-of-order, duplicates, bursts, malformed messages. */
+  faults?: FaultSpec;
   /** Per-device in-flight window (default per transport: mqtt 1000, ws 1000, http 16). */
   maxInFlight?: number;
   /** Sensor model tuning (spike probability, battery life). */
@@ -78,8 +85,14 @@ export interface SimStats {
   resent: number;
   pending: number;
   buffered: number;
+  /** Connections after each device's first. */
+  reconnects: number;
+  /** Readings refused with "retry later" and kept to resend (`retryLater`). */
+  deferred: number;
   /** Totals by code over all devices. */
   errors: Record<string, number>;
+  /** Injected faults and the gateway's answers, over all devices (absent without `faults`). */
+  faults?: FaultStats;
   perDevice: DeviceStats[];
 }
 
@@ -135,6 +148,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     if (invalid !== undefined) throw new Error(`invalid device id "${invalid}"`);
     if (new Set(ids).size !== ids.length) throw new Error('device ids must be unique');
 
+    const faults = hasFaults(options.faults) ? options.faults : undefined;
     const listener = {
       ack: (e: AckEvent) => this.emit('ack', e),
       refused: (e: RefusedEvent) => this.emit('refused', e),
@@ -148,6 +162,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
           protocol: this.protocol,
           batch: options.batch,
           maxBuffer: options.maxBuffer,
+          ...(options.retryLater !== undefined ? { retryLater: options.retryLater } : {}),
+          ...(faults ? { faults, faultSeed: options.seed ?? 1 } : {}),
           sensors: { ...options.sensors, seed: options.seed ?? 1 },
           listener,
         }),
@@ -193,11 +209,42 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     await Promise.all(this.devices.map((d) => d.close(deadline)));
   }
 
+  /**
+   * After `done`, keeps writing until every device's readings are all acknowledged (nothing buffered, nothing
+   * pending), e.g. after injected drops; resolves true when drained, false at the timeout. Call `stop()` after.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      let left = 0;
+      for (const d of this.devices) {
+        d.flushBatch();
+        d.pump();
+        left += d.outstanding;
+      }
+      if (left === 0) return true;
+      if (performance.now() >= deadline) return false;
+      await sleep(10);
+    }
+  }
+
   /** Sends a payload as is from one device (malformed messages in tests). See {@link SimDevice.sendRaw}. */
   sendRaw(deviceId: string, payload: string | Buffer, options?: RawOptions): Promise<RawAnswer> {
     const d = this.byId.get(deviceId);
     if (!d) throw new Error(`no device "${deviceId}"`);
     return d.sendRaw(payload, options);
+  }
+
+  /** Every `(deviceId, seq)` the gateway acknowledged, by device, as inclusive ranges `[from, to]`. */
+  ackedSeqs(): Record<string, [number, number][]> {
+    const out: Record<string, [number, number][]> = {};
+    for (const d of this.devices) out[d.id] = d.ackedSeqs();
+    return out;
+  }
+
+  /** Cuts one device's connection (or every device's) as a network failure would; they reconnect with backoff. */
+  dropConnections(deviceId?: string): void {
+    for (const d of deviceId === undefined ? this.devices : [this.byId.get(deviceId)]) d?.dropConnection();
   }
 
   stats(): SimStats {
@@ -219,9 +266,12 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       resent: 0,
       pending: 0,
       buffered: 0,
+      reconnects: 0,
+      deferred: 0,
       errors: {},
       perDevice,
     };
+    if (this.devices[0]?.faults) s.faults = emptyFaultStats();
     for (const d of perDevice) {
       if (d.connected) s.connected++;
       s.rate += d.rate;
@@ -233,6 +283,9 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       s.resent += d.resent;
       s.pending += d.pending;
       s.buffered += d.buffered;
+      s.reconnects += d.reconnects;
+      s.deferred += d.deferred;
+      if (s.faults && d.faults) addFaultStats(s.faults, d.faults);
       for (const code in d.errors) s.errors[code] = (s.errors[code] ?? 0) + d.errors[code];
     }
     if (s.elapsedMs > 0) s.avgRate = (s.sent * 1000) / s.elapsedMs;
@@ -260,6 +313,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       const due = rate > 0 ? Math.floor((rate * elapsed) / 1000 + phase) : 0;
       for (let j = d.produced + 1; j <= due; j++) d.produce(Math.round(this.wall0 + (j - phase) * periodMs));
       if (finished) d.flushBatch();
+      if (d.faults?.dropDue(now)) d.dropConnection();
       d.pump();
       d.sampleRate(now);
     }
@@ -288,18 +342,21 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
           qos: o.qos ?? 1,
           ...(token !== undefined ? { username: d.id, password: token } : {}),
           ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+          ...(o.reconnect ? { reconnect: o.reconnect } : {}),
         });
       case 'ws':
         return new WsTransport(d, {
           url: o.url ?? DEFAULT_URL,
           ...(token !== undefined ? { token } : {}),
           ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+          ...(o.reconnect ? { reconnect: o.reconnect } : {}),
         });
       case 'http':
         return new HttpTransport(d, {
           url: o.url ?? DEFAULT_URL,
           ...(token !== undefined ? { token } : {}),
           ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+          ...(o.reconnect ? { reconnect: o.reconnect } : {}),
         });
     }
   }

@@ -29,16 +29,73 @@ export const TransportError = {
   UNEXPECTED_REPLY: 'UNEXPECTED_REPLY',
 } as const;
 
-/** `min(max, initial·2^attempt)` scaled by a random factor in [0.5, 1): devices that dropped together spread out. */
+/**
+ * "Full jitter": a uniform draw in [0, min(max, initial·2^attempt)). Devices that lost the gateway together (a broker
+ * restart) come back spread over the whole window instead of in waves.
+ */
 export function backoffMs(
   attempt: number,
-  initialMs = 250,
+  initialMs = 500,
   maxMs = 30_000,
   random: () => number = Math.random,
 ): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20));
-  return Math.round(base * (0.5 + random() * 0.5));
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
 }
+
+/** Reconnect timing, shared by every transport. */
+export interface ReconnectOptions {
+  /** First backoff ceiling, ms. Default 500. */
+  baseMs?: number;
+  /** Largest backoff ceiling, ms. Default 30 000. */
+  capMs?: number;
+  /** A connection that lasted this long resets the backoff, ms. Default 5 000. */
+  stableMs?: number;
+  /** Source of jitter (tests). Default Math.random. */
+  random?: () => number;
+}
+
+/**
+ * Exponential backoff with full jitter. The attempt counter grows with each failed or short-lived connection and is
+ * reset only by a connection that stayed up `stableMs`: a gateway that accepts and drops at once is not hammered.
+ */
+export class Backoff {
+  private attempt = 0;
+  private upSince: number | null = null;
+  private readonly baseMs: number;
+  private readonly capMs: number;
+  private readonly stableMs: number;
+  private readonly random: () => number;
+
+  constructor(o: ReconnectOptions = {}) {
+    this.baseMs = o.baseMs ?? 500;
+    this.capMs = Math.max(this.baseMs, o.capMs ?? 30_000);
+    this.stableMs = o.stableMs ?? 5000;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** Attempts since the last stable connection. */
+  get attempts(): number {
+    return this.attempt;
+  }
+
+  /** The delay before the next attempt. */
+  next(): number {
+    return backoffMs(this.attempt++, this.baseMs, this.capMs, this.random);
+  }
+
+  up(now = performance.now()): void {
+    this.upSince = now;
+  }
+
+  down(now = performance.now()): void {
+    if (this.upSince !== null && now - this.upSince >= this.stableMs) this.attempt = 0;
+    this.upSince = null;
+  }
+}
+
+/** Longest timer Node accepts: parks mqtt.js's own fixed-period reconnect, which we replace with {@link Backoff}. */
+const NEVER_MS = 2 ** 31 - 1;
 
 function waitFor(check: (resolve: (ok: boolean) => void) => () => void, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -67,19 +124,31 @@ export interface MqttTransportOptions {
   password?: string;
   /** Seconds. Default 30. */
   keepalive?: number;
-  /** Fixed per client in mqtt.js (default 1 s for all): randomised per device so a broker restart is not stampeded. */
+  /** @deprecated a fixed reconnect period; use `reconnect` (jittered exponential backoff). */
   reconnectPeriodMs?: number;
+  /** Reconnect backoff. */
+  reconnect?: ReconnectOptions;
   /** Unacknowledged QoS 1 publishes before the device holds back. Default 1000. */
   maxInFlight?: number;
 }
 
-/** One mqtt.js client per device, MQTT 3.1.1, clean session, last will `offline` retained on the status topic. */
+/**
+ * One mqtt.js client per device, MQTT 3.1.1, clean session, last will `offline` retained on the status topic.
+ *
+ * Unacknowledged QoS 1 publishes stay in mqtt.js's outgoing store across reconnects and are written again, same
+ * packet (same `seq`), before anything new: the explicit resend that store-and-forward needs, without a persistent
+ * session on the broker. mqtt.js reconnects at a fixed period; we park that timer and reconnect with {@link Backoff}.
+ */
 export class MqttTransport implements Transport {
   private client: MqttClient | null = null;
-  private inFlight = 0;
+  private readonly inFlight = new Set<OutMessage>();
   private readonly qos: 0 | 1;
   private readonly maxInFlight: number;
+  private readonly backoff: Backoff;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closing = false;
   private wasConnected = false;
+  private everConnected = false;
 
   constructor(
     private readonly sink: TransportSink,
@@ -87,6 +156,8 @@ export class MqttTransport implements Transport {
   ) {
     this.qos = options.qos ?? 1;
     this.maxInFlight = options.maxInFlight ?? 1000;
+    const fixed = options.reconnectPeriodMs;
+    this.backoff = new Backoff(options.reconnect ?? (fixed !== undefined ? { baseMs: fixed, capMs: fixed } : {}));
   }
 
   get connected(): boolean {
@@ -94,17 +165,18 @@ export class MqttTransport implements Transport {
   }
 
   get writable(): boolean {
-    return this.client?.connected === true && this.inFlight < this.maxInFlight;
+    return this.client?.connected === true && this.inFlight.size < this.maxInFlight;
   }
 
   connect(timeoutMs: number): Promise<boolean> {
     const id = this.sink.id;
     const o = this.options;
+    this.closing = false;
     const client = mqttConnect(o.url, {
       clientId: id,
       clean: true,
       keepalive: o.keepalive ?? 30,
-      reconnectPeriod: o.reconnectPeriodMs ?? 1000 + Math.floor(Math.random() * 1000),
+      reconnectPeriod: NEVER_MS,
       // A device refused for its credentials keeps trying, as firmware would (its token may be registered later).
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
@@ -119,6 +191,10 @@ export class MqttTransport implements Transport {
     const errors = errorsTopic(id);
     client.on('connect', () => {
       this.wasConnected = true;
+      this.backoff.up();
+      // mqtt.js has just written the unacknowledged publishes again (it emits `connect` once its store is flushed).
+      if (this.everConnected && this.inFlight.size && this.qos === 1) this.sink.rewritten?.([...this.inFlight]);
+      this.everConnected = true;
       client.publish(statusTopic(id), STATUS_ONLINE, { qos: 1, retain: true });
       client.subscribe(errors, { qos: 0 });
       this.sink.connected();
@@ -130,9 +206,12 @@ export class MqttTransport implements Transport {
       else this.sink.error(BAD_REPLY);
     });
     client.on('close', () => {
-      if (!this.wasConnected) return;
-      this.wasConnected = false;
-      this.sink.disconnected('connection closed');
+      if (this.wasConnected) {
+        this.wasConnected = false;
+        this.backoff.down();
+        this.sink.disconnected('connection closed');
+      }
+      this.scheduleReconnect(client);
     });
     client.on('error', (err: Error & { code?: string | number }) => {
       // Connack return codes 4 (bad user name or password) and 5 (not authorized).
@@ -152,18 +231,35 @@ export class MqttTransport implements Transport {
     const client = this.client!;
     const topic = msg.raw?.topic ?? telemetryTopic(this.sink.id);
     const qos = msg.raw?.qos ?? this.qos;
-    this.inFlight++;
+    this.inFlight.add(msg);
     // QoS 1: the callback runs at PUBACK (mqtt.js keeps the message across reconnects and resends it);
     // QoS 0: once written. Either is what "acked" means on MQTT: validation answers come on the errors topic.
     client.publish(topic, msg.payload, { qos }, (err) => {
-      this.inFlight--;
+      this.inFlight.delete(msg);
       if (err) this.sink.failed([msg], TransportError.SEND_FAILED, false);
       else this.sink.answered(msg, { accepted: msg.count, refused: 0, codes: {} });
       this.sink.drained();
     });
   }
 
+  drop(): void {
+    this.client?.stream?.destroy();
+  }
+
+  private scheduleReconnect(client: MqttClient): void {
+    if (this.reconnectTimer || this.closing || this.client !== client) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.closing || this.client !== client || client.connected) return;
+      // The same stores: the unacknowledged publishes in the outgoing store are written again after CONNACK.
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+    }, this.backoff.next());
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     const client = this.client;
     if (!client) return;
     this.client = null;
@@ -198,6 +294,8 @@ export interface WsTransportOptions {
   maxInFlight?: number;
   /** Bytes queued in the socket before the device holds back. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** Reconnect backoff. */
+  reconnect?: ReconnectOptions;
 }
 
 /** Builds the ingest URL of a device: `ws(s)://host/ingest?deviceId=<id>[&token=...]`. */
@@ -218,7 +316,9 @@ export class WsTransport implements Transport {
   private readonly maxInFlight: number;
   private readonly maxBufferedBytes: number;
   private closing = false;
-  private attempt = 0;
+  /** Set by {@link drop}: the close it causes is not counted as a transport error. */
+  private dropping = false;
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly openWaiters = new Set<() => void>();
 
@@ -228,6 +328,7 @@ export class WsTransport implements Transport {
   ) {
     this.maxInFlight = options.maxInFlight ?? 1000;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1 << 20;
+    this.backoff = new Backoff(options.reconnect);
   }
 
   get connected(): boolean {
@@ -265,6 +366,12 @@ export class WsTransport implements Transport {
     ws.send(msg.payload);
   }
 
+  drop(): void {
+    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    this.dropping = true;
+    this.ws.terminate();
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -289,7 +396,7 @@ export class WsTransport implements Transport {
     let opened = false;
     ws.on('open', () => {
       opened = true;
-      this.attempt = 0;
+      this.backoff.up();
       for (const w of [...this.openWaiters]) w();
       this.sink.connected();
     });
@@ -306,8 +413,10 @@ export class WsTransport implements Transport {
       if (this.ws !== ws) return;
       const unanswered = this.inFlight.drain();
       if (opened) {
-        if (!this.closing && code !== 1000) this.sink.error(`WS_CLOSE_${code}`);
-        this.sink.failed(unanswered, TransportError.NO_REPLY, true);
+        this.backoff.down();
+        if (!this.closing && !this.dropping && code !== 1000) this.sink.error(`WS_CLOSE_${code}`);
+        this.dropping = false;
+        this.sink.failed(unanswered, TransportError.NO_REPLY, true, `WS_CLOSE_${code}`);
         this.sink.disconnected(`closed with ${code}`);
       }
       if (!this.closing) this.scheduleReconnect();
@@ -328,7 +437,7 @@ export class WsTransport implements Transport {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.closing) this.open();
-    }, backoffMs(this.attempt++));
+    }, this.backoff.next());
   }
 }
 
@@ -343,6 +452,8 @@ export interface HttpTransportOptions {
   maxInFlight?: number;
   /** Per request. Default 10 s. */
   timeoutMs?: number;
+  /** Backoff of the probes that find the gateway again. */
+  reconnect?: ReconnectOptions;
 }
 
 interface HttpAnswer {
@@ -359,7 +470,7 @@ export class HttpTransport implements Transport {
   private up = false;
   private inFlight = 0;
   private closing = false;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private probeTimer: NodeJS.Timeout | null = null;
   private probing = false;
   private readonly openWaiters = new Set<() => void>();
@@ -368,8 +479,9 @@ export class HttpTransport implements Transport {
   private readonly headers: Record<string, string>;
   private readonly maxInFlight: number;
   private readonly timeoutMs: number;
-  private readonly agent: HttpAgent;
+  private agent: HttpAgent;
   private readonly request: typeof httpRequest;
+  private readonly newAgent: () => HttpAgent;
 
   constructor(
     private readonly sink: TransportSink,
@@ -384,7 +496,9 @@ export class HttpTransport implements Transport {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     const https = this.base.protocol === 'https:';
     this.request = https ? httpsRequest : httpRequest;
-    this.agent = new (https ? HttpsAgent : HttpAgent)({ keepAlive: true, maxSockets: this.maxInFlight });
+    this.newAgent = () => new (https ? HttpsAgent : HttpAgent)({ keepAlive: true, maxSockets: this.maxInFlight });
+    this.agent = this.newAgent();
+    this.backoff = new Backoff(options.reconnect);
   }
 
   get connected(): boolean {
@@ -428,6 +542,15 @@ export class HttpTransport implements Transport {
     );
   }
 
+  /** Kills every connection, requests in flight included (they fail and are resent once the gateway answers again). */
+  drop(): void {
+    if (!this.up) return;
+    const old = this.agent;
+    this.agent = this.newAgent();
+    old.destroy();
+    this.markDown();
+  }
+
   close(): Promise<void> {
     this.closing = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
@@ -456,6 +579,7 @@ export class HttpTransport implements Transport {
   private markDown(): void {
     if (!this.up) return;
     this.up = false;
+    this.backoff.down();
     this.sink.disconnected('request failed');
     this.scheduleProbe();
   }
@@ -466,9 +590,9 @@ export class HttpTransport implements Transport {
     this.probing = true;
     try {
       await this.call('GET', new URL(`${this.base.pathname.replace(/\/+$/, '')}/health`, this.base));
-      this.attempt = 0;
       if (!this.closing && !this.up) {
         this.up = true;
+        this.backoff.up();
         for (const w of [...this.openWaiters]) w();
         this.sink.connected();
       }
@@ -485,7 +609,7 @@ export class HttpTransport implements Transport {
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null;
       void this.probe();
-    }, backoffMs(this.attempt++));
+    }, this.backoff.next());
   }
 }
 
