@@ -54,7 +54,16 @@ async function main() {
   }
   const main = join(__dirname, '..', 'dist', 'apps', 'gateway', 'src', 'main.js');
   const child = spawn(process.execPath, [main], { env, stdio: 'inherit' });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  // The gateway stops its simulator, flushes and exits by itself (bounded by its own deadline, 30 s); on Ctrl-C it
+  // has the terminal's SIGINT already and ignores the forwarded one. A gateway still running well past that
+  // deadline is hung: it is killed so that quick start never leaves a process behind.
+  let backstop = null;
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      child.kill(signal);
+      backstop ??= setTimeout(() => child.kill('SIGKILL'), 40_000);
+    });
+  }
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 

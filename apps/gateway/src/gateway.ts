@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import { type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
@@ -15,6 +15,7 @@ import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
+import { Readiness } from './health/readiness';
 import { IngestPipeline } from './ingest/ingest.pipeline';
 import { MqttClientTransport } from './ingest/mqtt-client.transport';
 import { MqttBrokerTransport } from './ingest/mqtt.transport';
@@ -30,7 +31,15 @@ export interface RunningGateway {
   url: string;
   /** Broker URL devices use: the embedded broker on loopback, or the external broker (without credentials). */
   mqttUrl: string | null;
-  /** Stops taking input, flushes buffers, closes the store. Safe to call twice. */
+  /**
+   * First step of a shutdown, at once: readiness turns false and new connections are refused (HTTP, WebSocket
+   * ingest, Socket.IO, MQTT CONNECT); open connections stay until {@link close}. Safe to call twice.
+   */
+  drain(): void;
+  /**
+   * Drains, stops taking input, flushes buffers, closes device and operator connections (a peer stuck in a close
+   * handshake is cut after {@link CONNECTION_GRACE_MS}), closes the store. Safe to call twice.
+   */
   close(): Promise<void>;
 }
 
@@ -41,13 +50,27 @@ const LEVELS: Record<GatewayConfig['logLevel'], LogLevel[]> = {
   debug: ['fatal', 'error', 'warn', 'log', 'debug'],
 };
 
+/**
+ * How long after a shutdown began open connections may take to close by themselves; then what is left is cut. Only
+ * a peer that does not answer (a WebSocket close frame, an idle Socket.IO client) is still open by then: without a
+ * bound it would hold the process for `ws`'s 30 s close timeout. Buffers are flushed after the transports close, so
+ * this does not limit the flush.
+ */
+export const CONNECTION_GRACE_MS = 3000;
+
 /** Builds and starts the gateway: HTTP + Socket.IO + WebSocket ingest on one port, the embedded broker on another. */
 export async function createGateway(config: GatewayConfig): Promise<RunningGateway> {
   const app = await NestFactory.create(AppModule.register(config), {
     bodyParser: false,
     logger: LEVELS[config.logLevel],
   });
-  const security = socketSecurity(app.get(OperatorAuth), config.corsOrigins);
+  const readiness = app.get(Readiness);
+  const operatorSecurity = socketSecurity(app.get(OperatorAuth), config.corsOrigins);
+  // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
+  const security = {
+    ...operatorSecurity,
+    allowRequest: (req: IncomingMessage) => !readiness.draining && operatorSecurity.allowRequest(req),
+  };
   app.useWebSocketAdapter(
     new GatewayIoAdapter(app, config.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
       app.get<RedisConnections | null>(REDIS, { strict: false }),
@@ -66,7 +89,14 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   // an empty signal list as "all signals": it would run a second app.close() beside main.ts's and then re-raise
   // the signal, cutting the first one short.) app.close() calls the lifecycle hooks either way.
   await app.init();
-  app.get(WsIngestTransport).attach(app.getHttpServer() as HttpServer);
+  const httpServer = app.getHttpServer() as HttpServer;
+  // Every connection the HTTP server holds (plain, kept alive or upgraded), so a shutdown can end the stuck ones.
+  const sockets = new Set<Socket>();
+  httpServer.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  app.get(WsIngestTransport).attach(httpServer);
   await app.listen(config.port, config.host);
   const httpPort = ((app.getHttpServer() as HttpServer).address() as AddressInfo).port;
   let mqttPort: number | null = null;
@@ -77,6 +107,27 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     await app.close();
     throw err;
   }
+  const drain = (): void => {
+    if (readiness.draining) return;
+    readiness.drain();
+    // Not http.Server#close: that also drops idle kept-alive connections at once, and a client on one (a load
+    // balancer's readiness probe) should still get its answer: 503 `draining`. They are closed with the rest below.
+    NetServer.prototype.close.call(httpServer);
+    app.get(MqttBrokerTransport).stopAccepting();
+    app.get(WsIngestTransport).stopAccepting();
+  };
+  const shutdown = async (): Promise<void> => {
+    drain();
+    const cut = setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+    }, CONNECTION_GRACE_MS);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(cut);
+      for (const socket of sockets) socket.destroy();
+    }
+  };
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -85,7 +136,8 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     mqttPort,
     url: `http://127.0.0.1:${httpPort}`,
     mqttUrl: mqttPort === null ? publicUrl(config.mqttUrl) : `mqtt://127.0.0.1:${mqttPort}`,
-    close: () => (closing ??= app.close()),
+    drain,
+    close: () => (closing ??= shutdown()),
   };
 }
 

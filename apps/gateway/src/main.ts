@@ -61,10 +61,21 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.log(`${signal}: stopping (flushing buffered readings)`);
-    sim?.kill('SIGTERM');
-    if (tokensDir) rmSync(tokensDir, { recursive: true, force: true });
-    gateway
-      .close()
+    // A shutdown that does not end is worse than one that ends with an error: the write buffer gives up on an
+    // unreachable store after its own deadline, so this one only catches a hang elsewhere.
+    setTimeout(() => {
+      log.error(`shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
+      sim?.kill('SIGKILL');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    // Not ready, no new connections, at once; the simulated devices (connected already) stop first, so that their
+    // last readings are answered and flushed with the rest, and none of them outlives the gateway.
+    gateway.drain();
+    stopSimulator(sim, signal)
+      .then(() => {
+        if (tokensDir) rmSync(tokensDir, { recursive: true, force: true });
+        return gateway.close();
+      })
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         log.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -73,6 +84,29 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Bound on a whole shutdown; beyond it the process exits with 1. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+/** How long the simulator may take to stop (it waits for its last answers); then it is killed. */
+const SIM_STOP_MS = 3000;
+
+/**
+ * Stops the simulator child and resolves once it has exited. On Ctrl-C the terminal has sent SIGINT to the whole
+ * process group, simulator included: a second signal would make it quit without waiting for its last answers, so
+ * it gets a moment to stop on its own first. SIGKILL after {@link SIM_STOP_MS}.
+ */
+function stopSimulator(sim: ChildProcess | null, signal: string): Promise<void> {
+  if (!sim || sim.exitCode !== null || sim.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const term = setTimeout(() => sim.kill('SIGTERM'), signal === 'SIGINT' ? 500 : 0);
+    const kill = setTimeout(() => sim.kill('SIGKILL'), SIM_STOP_MS);
+    sim.once('exit', () => {
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve();
+    });
+  });
 }
 
 /** Ids the simulator gives its devices with `--prefix sim-` (its `makeIds`): sim-001, sim-002, ... */
@@ -132,7 +166,9 @@ function startSimulator(
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   log.log(`started ${devices} simulated devices (${rate} readings/s each, MQTT)`);
   child.on('exit', (code, signal) => {
-    if (signal !== 'SIGTERM' && code !== 0) log.warn(`simulator exited (${signal ?? code})`);
+    // 130: a second signal while it stopped (Ctrl-C twice); an expected way to end, not worth a warning.
+    if (signal !== 'SIGTERM' && signal !== 'SIGKILL' && code !== 0 && code !== 130)
+      log.warn(`simulator exited (${signal ?? code})`);
   });
   return child;
 }

@@ -30,10 +30,16 @@ export interface GatewayConfig {
   simRate: number;
   /** A device that sends nothing for this long is shown offline. */
   offlineAfterMs: number;
+  /** WebSocket ingest: ping interval; a connection that misses a pong is cut and its device shown offline. 0: off. */
+  wsPingIntervalMs: number;
   writeBatch: number;
   writeFlushMs: number;
-  /** Readings the write buffer holds at most before ingest answers STORE_UNAVAILABLE. */
+  /** Readings the write buffer holds in memory at most; beyond, they wait in the spool on disk only. */
   writeMaxPending: number;
+  /** Bytes of spool files (DATA_DIR/spool) at most; beyond, ingest answers STORE_UNAVAILABLE. */
+  spoolMaxBytes: number;
+  /** fdatasync every spool group commit (survives power loss, not only a process crash). */
+  spoolFsync: boolean;
   /** Live fan-out tick: under load, readings of a device are coalesced into one event per tick. */
   liveTickMs: number;
   /** Interval of the `/devices` `updated` event. */
@@ -91,6 +97,26 @@ function url(env: Env, name: string, protocols: string[]): string | null {
   if (!protocols.includes(u.protocol))
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${u.protocol}"`);
   return raw;
+}
+
+/** A byte size: an integer with an optional unit (`k`, `m`, `g`: powers of 1024; `KiB`, `MB` and the like accepted). */
+function bytes(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const m = /^(\d+)\s*([kmgt]?)(i?b)?$/i.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `must be a size in bytes such as 1073741824, 512m or 1g; got "${raw}"`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase()] ?? 1;
+  const n = Number(m[1]) * unit;
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} bytes, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return def;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`);
 }
 
 /** Reads and validates the configuration; throws {@link ConfigError} naming the first bad variable. */
@@ -166,9 +192,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     simDevices: int(env, 'SIM_DEVICES', 0, 0, 10_000),
     simRate: num(env, 'SIM_RATE', 1, 0.01, 1000),
     offlineAfterMs: int(env, 'DEVICE_OFFLINE_AFTER_MS', 15_000, 100, 86_400_000),
+    wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 15_000, 0, 3_600_000),
     writeBatch: int(env, 'WRITE_BATCH', 5000, 1, 100_000),
     writeFlushMs: int(env, 'WRITE_FLUSH_MS', 100, 1, 60_000),
     writeMaxPending: int(env, 'WRITE_MAX_PENDING', 200_000, 1000, 10_000_000),
+    spoolMaxBytes: bytes(env, 'SPOOL_MAX_BYTES', 1024 ** 3, 1024 ** 2, 1024 ** 5),
+    spoolFsync: bool(env, 'SPOOL_FSYNC', false),
     liveTickMs: int(env, 'LIVE_TICK_MS', 20, 1, 1000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 1000, 10, 60_000),
     corsOrigins,

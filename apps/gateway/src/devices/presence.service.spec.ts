@@ -167,4 +167,35 @@ describe('PresenceService across nodes (apply and sync)', () => {
     expect(a.p.get('old')).toMatchObject({ online: false, latest: { t: 7 } });
     expect(a.events).toEqual([]);
   });
+
+  it("restores saved last-seen times over the store's seed: the newer one wins", () => {
+    const p = new PresenceService(1000, 100, () => now);
+    p.seed([
+      { deviceId: 'a', lastTs: 100, latest: { t: 1 }, metrics: ['t'] },
+      { deviceId: 'b', lastTs: 900, latest: { t: 2 }, metrics: ['t'] },
+    ]);
+    p.restoreLastSeen(
+      new Map([
+        ['a', 500],
+        ['b', 400],
+        ['c', 300],
+      ]),
+    );
+    expect(p.list().map((d) => [d.deviceId, d.lastSeen, d.online])).toEqual([
+      ['a', 500, false],
+      ['b', 900, false],
+      ['c', 300, false],
+    ]);
+    expect(p.get('a')).toMatchObject({ latestTs: 100, latest: { t: 1 } });
+    const changes = p.changes;
+    p.seen({ deviceId: 'a', ts: 7, metrics: { t: 3 } }, now);
+    expect(p.changes).toBeGreaterThan(changes);
+    expect(p.lastSeenTimes()).toEqual(
+      new Map([
+        ['a', now],
+        ['b', 900],
+        ['c', 300],
+      ]),
+    );
+  });
 });

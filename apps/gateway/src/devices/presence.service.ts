@@ -51,6 +51,7 @@ export class PresenceService {
   private outbox = new Map<string, Set<string>>();
   /** `offline` for devices this node does not know (yet): only the time is passed on. */
   private readonly offlineOnly = new Map<string, number>();
+  private changeCount = 0;
 
   constructor(
     private readonly offlineAfterMs: number,
@@ -95,6 +96,33 @@ export class PresenceService {
     }
   }
 
+  /**
+   * Restores last-seen times saved by an earlier run (gateway clock, see presence.file.ts), after {@link seed}. The
+   * newer of the saved time and the store's last reading wins: readings stored after the last save (a crash) count.
+   */
+  restoreLastSeen(lastSeen: ReadonlyMap<string, number>): void {
+    for (const [deviceId, t] of lastSeen) {
+      let d = this.devices.get(deviceId);
+      if (!d) {
+        d = newState(deviceId);
+        this.devices.set(deviceId, d);
+      }
+      if (d.lastSeen === null || t > d.lastSeen) d.lastSeen = t;
+    }
+  }
+
+  /** Last-seen time of every device that was ever heard, to be saved across restarts. */
+  lastSeenTimes(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const d of this.devices.values()) if (d.lastSeen !== null) out.set(d.deviceId, d.lastSeen);
+    return out;
+  }
+
+  /** Counts changes of last-seen times, so that a periodic save can skip when nothing changed. */
+  get changes(): number {
+    return this.changeCount;
+  }
+
   /** Hot path: a reading was accepted. */
   seen(reading: Reading, receivedAt: number): void {
     let d = this.devices.get(reading.deviceId);
@@ -103,6 +131,7 @@ export class PresenceService {
       this.devices.set(reading.deviceId, d);
     }
     if (d.lastSeen === null || receivedAt > d.lastSeen) d.lastSeen = receivedAt;
+    this.changeCount++;
     const ts = reading.ts;
     if (d.latestTs === null || ts >= d.latestTs) d.latestTs = ts;
     const changed = this.sync === null ? null : this.outboxOf(d.deviceId);
@@ -158,6 +187,7 @@ export class PresenceService {
       let changed = false;
       if (delta.lastSeen !== null && (d.lastSeen === null || delta.lastSeen > d.lastSeen)) {
         d.lastSeen = delta.lastSeen;
+        this.changeCount++;
         changed = true;
       }
       if (delta.offlineAt !== null && (d.offlineAt === null || delta.offlineAt > d.offlineAt)) {

@@ -14,8 +14,9 @@ import { WsIngestTransport } from '../ingest/ws.transport';
 import { LiveFanout } from '../live/live.fanout';
 import { TelemetryGateway } from '../live/telemetry.gateway';
 import { PresenceService } from '../devices/presence.service';
+import { Readiness } from './readiness';
 
-/** Readiness (`/health`), liveness (`/health/live`) and Prometheus metrics (`/metrics`). */
+/** Readiness (`/health`, alias `/health/ready`), liveness (`/health/live`) and Prometheus metrics (`/metrics`). */
 @Controller()
 export class HealthController {
   constructor(
@@ -30,6 +31,7 @@ export class HealthController {
     private readonly operators: OperatorAuth,
     @Inject(MqttClientTransport) private readonly mqttClient: MqttClientTransport | null,
     @Inject(REDIS) private readonly redis: RedisConnections | null,
+    private readonly readiness: Readiness,
   ) {}
 
   @Public()
@@ -38,10 +40,18 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready only when the broker listens, the store answers and writes succeed. */
+  /**
+   * Ready (200, `ok`) only when the broker listens, the store answers, writes succeed and nothing waits on disk only;
+   * `degraded` (503) while readings are spooled or the store is down but the spool has room; else `unavailable`.
+   */
   @Public()
-  @Get('health')
+  @Get(['health', 'health/ready'])
   async health(@Res() res: Response): Promise<void> {
+    // Shutting down: not ready at once, whatever the checks say (new connections are being refused).
+    if (this.readiness.draining) {
+      res.status(503).json({ status: 'draining', drainingSinceMs: Date.now() - (this.readiness.since ?? Date.now()) });
+      return;
+    }
     let storeUp = true;
     try {
       await withTimeout(this.store.ping(), 2000);
@@ -57,9 +67,31 @@ export class HealthController {
       ...(this.redis ? { redis: this.redis.ready } : {}),
     };
     const ready = Object.values(checks).every(Boolean);
-    res
-      .status(ready ? 200 : 503)
-      .json({ status: ready ? 'ok' : 'unavailable', checks, store: this.store.kind, buffer: this.buffer.stats() });
+    const buffer = this.buffer.stats();
+    // Degraded: still taking readings (they are safe in the spool), but the store is down or behind.
+    const degraded = this.buffer.spooling || !checks.store || !checks.writes;
+    const spoolReady = buffer.spool === null || buffer.spool.bytes < this.buffer.spoolMaxBytes;
+    const readiness = !spoolReady ? 'unavailable' : degraded ? 'degraded' : ready ? 'ok' : 'unavailable';
+    // Not ready (503) while degraded: readings are still taken and safe in the spool, but what an operator sees is
+    // behind. `status` tells the two apart: `degraded` (taking readings) or `unavailable`.
+    const code = readiness === 'ok' ? 200 : 503;
+    res.status(code).json({
+      status: readiness,
+      checks: { ...checks, spool: spoolReady },
+      store: this.store.kind,
+      buffer,
+      spool:
+        buffer.spool === null
+          ? null
+          : {
+              bytes: buffer.spool.bytes,
+              maxBytes: this.buffer.spoolMaxBytes,
+              segments: buffer.spool.segments,
+              oldestAgeMs: buffer.spool.oldestAgeMs,
+              backlog: buffer.spool.backlog,
+              spooling: this.buffer.spooling,
+            },
+    });
   }
 
   @MetricsAccess()
@@ -106,9 +138,32 @@ export class HealthController {
     );
     metric('fieldline_store_written_total', 'counter', 'Readings written to the store.', [['', b.written]]);
     metric('fieldline_store_write_failures_total', 'counter', 'Failed store writes (retried).', [['', b.failures]]);
-    metric('fieldline_write_buffer_pending', 'gauge', 'Readings waiting for the store.', [
+    metric('fieldline_write_buffer_pending', 'gauge', 'Readings waiting for the store in memory.', [
       ['', b.pending + b.inFlight],
     ]);
+    metric('fieldline_store_replayed_total', 'counter', 'Readings left in the spool by an earlier run, stored.', [
+      ['', b.replayed],
+    ]);
+    metric('fieldline_dead_letter_total', 'counter', 'Readings the store refused for good (DATA_DIR/dead-letter).', [
+      ['', b.deadLettered],
+    ]);
+    metric('fieldline_duplicates_total', 'counter', 'Readings resent by devices (acked, not stored again).', [
+      ['', s.duplicates],
+    ]);
+    if (b.spool) {
+      metric('fieldline_spool_bytes', 'gauge', 'Bytes of spool segment files.', [['', b.spool.bytes]]);
+      metric('fieldline_spool_max_bytes', 'gauge', 'Spool size bound (SPOOL_MAX_BYTES).', [
+        ['', this.buffer.spoolMaxBytes],
+      ]);
+      metric('fieldline_spool_segments', 'gauge', 'Spool segment files.', [['', b.spool.segments]]);
+      metric('fieldline_spool_oldest_age_seconds', 'gauge', 'Age of the oldest spool segment.', [
+        ['', b.spool.oldestAgeMs / 1000],
+      ]);
+      metric('fieldline_spool_backlog', 'gauge', 'Readings only on disk, waiting for the store.', [
+        ['', b.spool.backlog],
+      ]);
+      metric('fieldline_spool_groups_total', 'counter', 'Group commits to the spool.', [['', b.spool.groups]]);
+    }
     metric('fieldline_live_events_total', 'counter', 'Socket.IO readings events emitted to device rooms.', [
       ['', this.live.events],
     ]);

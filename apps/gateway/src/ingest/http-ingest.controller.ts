@@ -16,7 +16,7 @@ export class HttpIngestController {
 
   @Public()
   @Post(':id/readings')
-  ingest(@Param('id') id: string, @Req() req: Request, @Res() res: Response): void {
+  async ingest(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     try {
       if (!isValidDeviceId(id))
         throw new FieldlineError(
@@ -33,6 +33,13 @@ export class HttpIngestController {
         throw new FieldlineError(e.code, e.message, { errors });
       }
       const answer: IngestResponse = { accepted: readings.length, rejected: errors.length, errors };
+      // 202 only once the readings are in the spool.
+      await this.pipeline.durable().catch((err: unknown) => {
+        throw new FieldlineError(ErrorCode.STORE_UNAVAILABLE, 'the readings could not be stored; retry later', {
+          retryAfterMs: 1000,
+          cause: err instanceof Error ? err.message : String(err),
+        });
+      });
       res.status(202).json(answer);
     } catch (err) {
       sendHttpError(res, err);

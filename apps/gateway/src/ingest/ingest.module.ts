@@ -14,6 +14,7 @@ import { IngestPipeline } from './ingest.pipeline';
 import { IngestStats } from './ingest.stats';
 import { MqttClientTransport } from './mqtt-client.transport';
 import { MqttBrokerTransport } from './mqtt.transport';
+import { WsHeartbeat } from './ws.heartbeat';
 import { WsIngestTransport } from './ws.transport';
 
 /** Stops the transports first on shutdown, so nothing new enters the pipeline while buffers flush. */
@@ -80,9 +81,13 @@ class IngestLifecycle implements OnModuleDestroy {
     },
     {
       provide: WsIngestTransport,
-      inject: [IngestPipeline, DeviceAuth, CONFIG],
-      useFactory: (pipeline: IngestPipeline, devices: DeviceAuth, config: GatewayConfig) =>
-        new WsIngestTransport(pipeline, new Logger('WsIngest'), devices, config.corsOrigins),
+      inject: [IngestPipeline, DeviceAuth, CONFIG, PresenceService],
+      useFactory: (pipeline: IngestPipeline, devices: DeviceAuth, config: GatewayConfig, presence: PresenceService) => {
+        const ws = new WsIngestTransport(pipeline, new Logger('WsIngest'), devices, config.corsOrigins);
+        // A connection that stops answering pings is cut, and its device shown offline at once.
+        ws.heartbeat = new WsHeartbeat(config.wsPingIntervalMs, (deviceId) => presence.markOffline(deviceId));
+        return ws;
+      },
     },
     IngestLifecycle,
   ],

@@ -11,14 +11,21 @@ import type { PresenceService } from '../devices/presence.service';
 import type { LiveFanout } from '../live/live.fanout';
 import type { WriteBuffer } from '../storage/write-buffer';
 import type { IngestStats, Transport } from './ingest.stats';
+import { RecentSeqs } from './recent-seqs';
 
 /**
  * The one ingest path every transport ends in: parse → validate → normalise → write buffer, live fan-out, presence.
  * Plain synchronous code, no framework on the way: a transport calls {@link IngestPipeline.ingest} with the raw
- * payload and answers the device from the returned {@link ParsedMessage} (or the thrown {@link FieldlineError}).
+ * payload and answers the device from the returned {@link ParsedMessage} (or the thrown {@link FieldlineError}),
+ * and acknowledges accepted readings only in {@link IngestPipeline.afterDurable}'s callback: once they are in the
+ * spool (group commit, one callback list per group).
+ *
+ * A reading whose (device, seq, ts) was accepted recently is a resend (the device missed the ack): it is acked like
+ * the original but neither stored nor fanned out again, and counted in `stats.duplicates`.
  */
 export class IngestPipeline {
   private closing = false;
+  private readonly recent = new RecentSeqs();
 
   constructor(
     private readonly buffer: WriteBuffer,
@@ -65,7 +72,9 @@ export class IngestPipeline {
       }
     }
     for (const e of parsed.errors) this.stats.reject(transport, e.code);
-    const readings = parsed.readings;
+    let readings = parsed.readings;
+    if (readings.length === 0) return parsed;
+    readings = this.withoutResends(readings);
     if (readings.length === 0) return parsed;
     if (!this.buffer.add(readings)) {
       this.stats.reject(transport, ErrorCode.STORE_UNAVAILABLE, readings.length);
@@ -74,12 +83,41 @@ export class IngestPipeline {
       });
     }
     this.stats.accepted[transport] += readings.length;
+    const recent = this.recent;
     for (let i = 0; i < readings.length; i++) {
       const r: Reading = readings[i];
+      if (r.seq !== undefined) recent.add(r.deviceId, r.seq, r.ts);
       this.live.push(r);
       this.presence.seen(r, receivedAt);
     }
     return parsed;
+  }
+
+  /**
+   * Calls `cb` once everything accepted so far is durable (in the spool), or with the error that kept it from being
+   * written. Transports acknowledge in it; a resend is acked here too, after its original.
+   */
+  afterDurable(cb: (err?: Error) => void): void {
+    this.buffer.afterDurable(cb);
+  }
+
+  /** The same as {@link afterDurable}, as a promise (HTTP). */
+  durable(): Promise<void> {
+    return new Promise((resolve, reject) => this.buffer.afterDurable((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** The readings that are not resends; the same array when none is (the common case: no allocation). */
+  private withoutResends(readings: Reading[]): Reading[] {
+    const recent = this.recent;
+    let out: Reading[] | null = null;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i];
+      const dup = r.seq !== undefined && recent.has(r.deviceId, r.seq, r.ts);
+      if (dup && out === null) out = readings.slice(0, i);
+      else if (!dup && out !== null) out.push(r);
+      if (dup) this.stats.duplicates++;
+    }
+    return out ?? readings;
   }
 
   private rateLimited(deviceId: string, waitMs: number): FieldlineError {

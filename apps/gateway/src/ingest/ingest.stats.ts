@@ -10,6 +10,8 @@ export class IngestStats {
   readonly accepted: Record<Transport, number> = { mqtt: 0, ws: 0, http: 0 };
   /** Refused readings or messages, by transport and code. */
   readonly rejected: Record<Transport, Map<ErrorCode, number>> = { mqtt: new Map(), ws: new Map(), http: new Map() };
+  /** Readings a device sent again (same seq and ts, recently accepted): acked, not stored or fanned out again. */
+  duplicates = 0;
 
   reject(transport: Transport, code: ErrorCode, n = 1): void {
     const m = this.rejected[transport];

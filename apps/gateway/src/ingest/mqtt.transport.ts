@@ -37,7 +37,7 @@ interface Logger {
 
 /**
  * The embedded MQTT broker (aedes, MQTT 3.1.1). Readings published to `devices/<id>/telemetry` are ingested inside
- * `authorizePublish`, i.e. before the broker sends PUBACK: a QoS 1 ack means the reading is in the write buffer.
+ * `authorizePublish`, i.e. before the broker sends PUBACK: a QoS 1 ack means the reading is in the spool.
  */
 export class MqttBrokerTransport {
   private broker: Aedes | null = null;
@@ -59,6 +59,10 @@ export class MqttBrokerTransport {
 
   async listen(port: number, host: string): Promise<number> {
     const broker = await Aedes.createBroker({
+      // No queue in aedes' emitter: its queue drains recursively and overflowed the stack under a sustained load
+      // (mcollina/mqemitter#204). What bounds the publishes in flight instead is backpressure: a client's socket is
+      // not read again until its previous batch of publishes is spooled (authorizePublish below).
+      concurrency: 0,
       preConnect: (client, packet, done) => {
         this.willOf.set(client, packet.will?.topic ?? null);
         done(null, true);
@@ -77,8 +81,10 @@ export class MqttBrokerTransport {
         );
       },
       authorizePublish: (client, packet, done) => {
-        if (client) this.onDevicePublish(client, packet);
-        done(null);
+        // PUBACK (and aedes reading the client's next packets) waits until accepted readings are in the spool: the
+        // ack is safe, and a device that outruns the gateway is not read from (TCP backpressure) instead of queuing.
+        if (client && this.onDevicePublish(client, packet)) this.pipeline.afterDurable((err) => done(err ?? null));
+        else done(null);
       },
       authorizeSubscribe: (client, sub, done) => done(null, this.mayFollow(client, sub) ? sub : null),
     });
@@ -123,6 +129,11 @@ export class MqttBrokerTransport {
 
   get connectedClients(): number {
     return this.broker?.connectedClients ?? 0;
+  }
+
+  /** Shutdown, first step: refuses new connections from now on; connected clients stay until {@link close}. */
+  stopAccepting(): void {
+    if (this.server?.listening) this.server.close();
   }
 
   async close(): Promise<void> {
@@ -186,27 +197,27 @@ export class MqttBrokerTransport {
    * passes; anything else is refused on the device's errors topic (FORBIDDEN for another device's topics,
    * INVALID_TOPIC otherwise) and dropped. MQTT 3.1.1 has no negative PUBACK: the refused packet is still acked.
    */
-  private onDevicePublish(client: Client, packet: PublishPacket): void {
+  private onDevicePublish(client: Client, packet: PublishPacket): boolean {
     const deviceId = this.deviceOf.get(client);
     const t = parseTopic(packet.topic);
     if (deviceId !== undefined && t?.deviceId === deviceId) {
-      if (t.kind === 'status') return;
+      if (t.kind === 'status') return false;
       if (t.kind === 'telemetry') {
         let parsed: ParsedMessage;
         try {
           parsed = this.pipeline.ingest(packet.payload, 'mqtt', deviceId);
         } catch (err) {
           this.sendError(deviceId, err instanceof FieldlineError ? err.toBody() : internal(err, this.log));
-          return;
+          return false;
         }
         for (const e of parsed.errors) this.sendError(deviceId, e);
-        return;
+        return parsed.readings.length > 0;
       }
     }
     const topic = packet.topic;
     packet.topic = DROPPED_TOPIC;
     packet.retain = false;
-    if (deviceId === undefined) return;
+    if (deviceId === undefined) return false;
     const code = t && t.deviceId !== deviceId ? ErrorCode.FORBIDDEN : ErrorCode.INVALID_TOPIC;
     this.pipeline.stats.messages.mqtt++;
     this.pipeline.stats.reject('mqtt', code);
@@ -217,6 +228,7 @@ export class MqttBrokerTransport {
           ? `device ${deviceId} may not publish to ${topic.slice(0, 200)}: only below devices/${deviceId}/`
           : `devices publish readings to devices/${deviceId}/telemetry and status to devices/${deviceId}/status; not to ${topic.slice(0, 200)}`,
     });
+    return false;
   }
 
   private sendError(deviceId: string, body: ErrorBody): void {

@@ -14,6 +14,7 @@ import { bearerToken } from '../auth/auth.guard';
 import type { DeviceAuth } from '../auth/device-auth.service';
 import { originAllowed } from '../auth/origin.policy';
 import type { IngestPipeline } from './ingest.pipeline';
+import { WS_CLOSE_OPTIONS, type WsHeartbeat } from './ws.heartbeat';
 
 interface Logger {
   warn(msg: string): void;
@@ -36,6 +37,7 @@ export class WsIngestTransport {
     noServer: true,
     maxPayload: LIMITS.maxMessageBytes,
     perMessageDeflate: false,
+    ...WS_CLOSE_OPTIONS,
   });
   private server: HttpServer | null = null;
   private closing = false;
@@ -54,6 +56,9 @@ export class WsIngestTransport {
     });
   }
 
+  /** Pings connections and cuts silent ones (see ws.heartbeat.ts). */
+  heartbeat: WsHeartbeat | null = null;
+
   attach(server: HttpServer): void {
     this.server = server;
     server.on('upgrade', this.onUpgrade);
@@ -63,10 +68,16 @@ export class WsIngestTransport {
     return this.wss.clients.size;
   }
 
+  /** Shutdown, first step: refuses new upgrades (503 SHUTTING_DOWN); open connections stay until {@link close}. */
+  stopAccepting(): void {
+    this.closing = true;
+  }
+
   /** Stops taking connections and closes open ones with 1001 (going away). */
   async close(): Promise<void> {
     this.closing = true;
     this.unlisten();
+    this.heartbeat?.stop();
     this.server?.off('upgrade', this.onUpgrade);
     for (const ws of this.wss.clients) ws.close(WsCloseCode.goingAway, 'gateway shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -126,14 +137,46 @@ export class WsIngestTransport {
     let set = this.byDevice.get(deviceId);
     if (!set) this.byDevice.set(deviceId, (set = new Set()));
     set.add(ws);
+    this.heartbeat?.track(ws, deviceId);
     ws.once('close', () => {
       set.delete(ws);
       if (set.size === 0 && this.byDevice.get(deviceId) === set) this.byDevice.delete(deviceId);
     });
     ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId}: ${err.message}`));
+    // Replies wait, in frame order, until the readings they ack are in the spool (one callback per group commit).
+    let queued: string[] | null = null;
+    let paused = false;
+    const release = (err?: Error): void => {
+      const q = queued!;
+      queued = null;
+      if (ws.readyState !== ws.OPEN) return;
+      if (err) {
+        // Not durable: no ack. The device resends what it holds unacknowledged on its next connection.
+        ws.close(WS_INTERNAL_ERROR, 'store unavailable');
+        return;
+      }
+      for (let i = 0; i < q.length; i++) ws.send(q[i]);
+      if (paused) {
+        paused = false;
+        ws.resume();
+      }
+    };
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary && !Buffer.isBuffer(data)) data = Buffer.concat(data);
-      ws.send(JSON.stringify(this.reply(data, deviceId)));
+      const reply = this.reply(data, deviceId);
+      const text = JSON.stringify(reply);
+      if (queued === null) {
+        if (reply.type !== 'ack') return ws.send(text);
+        queued = [text];
+        this.pipeline.afterDurable(release);
+      } else {
+        queued.push(text);
+        // Backpressure: a device that outruns the group commit stops being read until its acks are out.
+        if (queued.length >= WS_MAX_UNACKED && !paused) {
+          paused = true;
+          ws.pause();
+        }
+      }
     });
   }
 
@@ -185,6 +228,12 @@ export class WsIngestTransport {
     }
   }
 }
+
+/** Close code 1011 (internal error): the spool could not take the readings; nothing on the connection was acked. */
+const WS_INTERNAL_ERROR = 1011;
+
+/** Frames of one connection awaiting the group commit before the socket is paused. */
+const WS_MAX_UNACKED = 1000;
 
 /** Best effort: a refused whole message still names its seq when it has one at the top level. */
 function seqOf(data: Buffer): number | null {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { BIGINT, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { HistoryQuery, HistoryResponse, HistorySeries, Reading } from '@fieldline/contracts';
-import type { StoredDevice, TelemetryStore } from './store';
+import { PermanentStoreError, type StoredDevice, type TelemetryStore } from './store';
 
 const DAY_MS = 86_400_000;
 const YIELD_EVERY_ROWS = 4096;
@@ -14,6 +14,21 @@ const YIELD_EVERY_ROWS = 4096;
  * dictionary-compressed, so this is cheaper than a join.
  */
 const SCHEMA = `CREATE TABLE IF NOT EXISTS readings (
+  device_id VARCHAR NOT NULL,
+  ts BIGINT NOT NULL,
+  seq BIGINT,
+  metric VARCHAR NOT NULL,
+  value DOUBLE NOT NULL,
+  tags VARCHAR
+)`;
+
+/**
+ * Batches are appended to this session-local table first and moved over with an anti-join, so a reading written
+ * twice (a replay after a crash, a retry after a timeout, a resend) never becomes two rows. The key is (device, ts,
+ * seq, metric); a reading without seq is identified by (device, ts, metric). The join only looks at rows in the
+ * batch's time range, which DuckDB's zone maps narrow to a few row groups for live data.
+ */
+const STAGING = `CREATE TEMP TABLE IF NOT EXISTS staging (
   device_id VARCHAR NOT NULL,
   ts BIGINT NOT NULL,
   seq BIGINT,
@@ -50,6 +65,7 @@ export class DuckDbStore implements TelemetryStore {
       // Casts between TIMESTAMP and TIMESTAMPTZ follow the session zone; pin it so results never depend on the host.
       for (const c of [writer, reader]) await c.run(`SET TimeZone = 'UTC'`);
       await writer.run(SCHEMA);
+      await writer.run(STAGING);
       this.instance = instance;
       this.writer = writer;
       this.reader = reader;
@@ -71,10 +87,14 @@ export class DuckDbStore implements TelemetryStore {
     // The appender joins the connection's open transaction, so a rollback discards every row of the batch.
     await c.run('BEGIN TRANSACTION');
     try {
-      const appender = await c.createAppender('readings');
+      const appender = await c.createAppender('staging', 'main', 'temp');
+      let minTs = Infinity;
+      let maxTs = -Infinity;
       try {
         let rows = 0;
         for (const r of readings) {
+          if (r.ts < minTs) minTs = r.ts;
+          if (r.ts > maxTs) maxTs = r.ts;
           // Appending is synchronous (~1.3 µs a row): give the event loop a turn every few thousand rows so a
           // large batch does not stall ingest and live fan-out. The transaction keeps the batch invisible meanwhile.
           if (rows >= YIELD_EVERY_ROWS) {
@@ -108,9 +128,21 @@ export class DuckDbStore implements TelemetryStore {
         throw err;
       }
       appender.closeSync();
+      // minTs/maxTs are numbers (validated readings): safe to inline, and constants let DuckDB prune by zone map.
+      await c.run(
+        `INSERT INTO readings SELECT DISTINCT ON (s.device_id, s.ts, s.seq, s.metric) s.* FROM temp.main.staging s
+         WHERE NOT EXISTS (SELECT 1 FROM readings r
+           WHERE r.ts >= ${Math.floor(minTs)} AND r.ts <= ${Math.ceil(maxTs)}
+             AND r.device_id = s.device_id AND r.ts = s.ts AND r.metric = s.metric
+             AND r.seq IS NOT DISTINCT FROM s.seq)`,
+      );
+      await c.run('DELETE FROM temp.main.staging');
       await c.run('COMMIT');
     } catch (err) {
       await c.run('ROLLBACK').catch(() => undefined);
+      // Data DuckDB can never take (a value out of range): retrying would block the queue behind it for good.
+      const message = err instanceof Error ? err.message : String(err);
+      if (/^(Conversion|Invalid Input|Out of Range) Error/.test(message)) throw new PermanentStoreError(message);
       throw err;
     }
   }

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { InfluxDB } from 'influx';
 import type { HistoryQuery, HistoryResponse, HistorySeries, Reading } from '@fieldline/contracts';
-import type { StoredDevice, TelemetryStore } from './store';
+import { PermanentStoreError, type StoredDevice, type TelemetryStore } from './store';
 
 /*
  * Layout (InfluxDB 1.x), documented for Grafana users in docs/production.md:
@@ -203,6 +203,8 @@ export class InfluxStore implements TelemetryStore {
   private async writeAll(readings: readonly Reading[]): Promise<void> {
     let body = '';
     let lines = 0;
+    let i = 0;
+    const refused = { readings: [] as Reading[], reason: '' };
     for (const r of readings) {
       let line = `${MEASUREMENT},${DEVICE_TAG}=${escapeTag(r.deviceId)} `;
       let first = true;
@@ -215,14 +217,33 @@ export class InfluxStore implements TelemetryStore {
       if (r.tags !== undefined) line += `,${TAGS_FIELD}=${stringField(JSON.stringify(r.tags))}`;
       line += ` ${pointTime(r.ts, r.seq)}\n`;
       if (lines > 0 && (lines >= LINES_PER_REQUEST || body.length + line.length > BYTES_PER_REQUEST)) {
-        await this.post(body, lines);
+        await this.postChunk(body, lines, readings, i - lines, refused);
         body = '';
         lines = 0;
       }
       body += line;
       lines++;
+      i++;
     }
-    if (lines > 0) await this.post(body, lines);
+    if (lines > 0) await this.postChunk(body, lines, readings, i - lines, refused);
+    if (refused.readings.length > 0) throw new PermanentStoreError(refused.reason, refused.readings);
+  }
+
+  /** Posts one request; readings InfluxDB refuses for good are collected (the other chunks are still written). */
+  private async postChunk(
+    body: string,
+    lines: number,
+    readings: readonly Reading[],
+    from: number,
+    refused: { readings: Reading[]; reason: string },
+  ): Promise<void> {
+    try {
+      await this.post(body, lines);
+    } catch (err) {
+      if (!(err instanceof PermanentStoreError)) throw err;
+      for (let j = from; j < from + lines; j++) refused.readings.push(readings[j]);
+      refused.reason = err.message;
+    }
   }
 
   /** POSTs line protocol. Resolves when InfluxDB took it (or dropped points it can never take); rejects to retry. */
@@ -257,13 +278,21 @@ export class InfluxStore implements TelemetryStore {
             if (status >= 200 && status < 300) return resolve();
             const message = errorText(text);
             // A partial write stored every point it could; the rest (older than the retention policy, or a field
-            // of another type) would be refused again on every retry, so it is counted and logged, not retried.
+            // of another type) would be refused again on every retry. Points beyond the retention policy are
+            // only counted; for anything else InfluxDB does not say which points it dropped, so the request's
+            // readings go to the dead letter (those stored are harmless there: writes are idempotent if they are
+            // ever replayed). A 400 or 422 (malformed) is as permanent. Anything else
+            // (auth, a missing database, 5xx, timeouts) is not the data's fault: retried.
             if (status === 400 && message.startsWith('partial write')) {
               const n = Number(/dropped=(\d+)/.exec(message)?.[1] ?? 0);
               this.dropped += n;
               this.opts.log?.warn(`InfluxDB dropped ${n} of ${lines} points: ${message}`);
-              return resolve();
+              // Older than the retention policy: dropped by the operator's policy, not an error to keep.
+              if (/^partial write: points beyond retention policy dropped=\d+$/.test(message)) return resolve();
+              return reject(new PermanentStoreError(`InfluxDB partial write (${n} of ${lines} dropped): ${message}`));
             }
+            if (status === 400 || status === 422)
+              return reject(new PermanentStoreError(`InfluxDB refused the write (${status}): ${message}`));
             reject(new Error(`InfluxDB write failed (${status}): ${message}`));
           });
         },

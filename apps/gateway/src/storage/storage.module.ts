@@ -8,9 +8,11 @@ import {
 } from '@nestjs/common';
 import { join } from 'node:path';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { DeadLetter } from './dead-letter';
 import { DuckDbStore } from './duckdb.store';
 import { InfluxStore } from './influx.store';
 import { TELEMETRY_STORE, type TelemetryStore } from './store';
+import { Spool } from './spool';
 import { WriteBuffer } from './write-buffer';
 
 /** Flushes the write buffer before the store closes, in that order. */
@@ -61,11 +63,25 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
       inject: [TELEMETRY_STORE, CONFIG],
       useFactory: (store: TelemetryStore, config: GatewayConfig) => {
         const log = new Logger('WriteBuffer');
-        return new WriteBuffer(
+        const logger = { warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) };
+        const spool = new Spool({
+          dir: join(config.dataDir, 'spool'),
+          maxBytes: config.spoolMaxBytes,
+          fsync: config.spoolFsync,
+          lock: true,
+          log: logger,
+        });
+        spool.open();
+        if (spool.behind) log.warn(`replaying ${spool.stats().segments} spool segment(s) left by an earlier run`);
+        const buffer = new WriteBuffer(
           store,
           { maxBatch: config.writeBatch, flushIntervalMs: config.writeFlushMs, maxPending: config.writeMaxPending },
-          { warn: (m) => log.warn(m), error: (m) => log.error(m) },
+          logger,
+          spool,
+          new DeadLetter(join(config.dataDir, 'dead-letter'), store.kind),
         );
+        buffer.resume();
+        return buffer;
       },
     },
     StorageLifecycle,

@@ -131,6 +131,34 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Tel
       });
     });
 
+    describe('idempotent writes', () => {
+      it('stores a reading written twice (a replay, a retry, a resend) once', async () => {
+        const r = (ts: number, seq: number): Reading => ({ deviceId: 'dev-i', ts, seq, metrics: { v: seq, w: 1 } });
+        const batch = [r(T0 + 1000, 1), r(T0 + 2000, 2), r(T0 + 3000, 3)];
+        await store.write(batch);
+        await store.write(batch);
+        // Overlapping, and with a duplicate inside one batch.
+        await store.write([r(T0 + 3000, 3), r(T0 + 4000, 4), r(T0 + 4000, 4)]);
+        const got = await store.since('dev-i', 0, 100);
+        expect(got.map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+        const h = await store.history(query('dev-i', { bucketMs: DAY, agg: 'count' }));
+        expect(seriesOf(h.series, 'v').points.map((p) => p.value)).toEqual([4]);
+        expect(seriesOf(h.series, 'w').points.map((p) => p.value)).toEqual([4]);
+      });
+
+      it('keeps readings that differ only in seq, and treats same device + ts + metric without seq as one', async () => {
+        await store.write([
+          { deviceId: 'dev-j', ts: T0 + 1000, seq: 1, metrics: { v: 1 } },
+          { deviceId: 'dev-j', ts: T0 + 1000, seq: 2, metrics: { v: 2 } },
+          { deviceId: 'dev-k', ts: T0 + 1000, metrics: { v: 5 } },
+        ]);
+        await store.write([{ deviceId: 'dev-k', ts: T0 + 1000, metrics: { v: 5 } }]);
+        expect((await store.since('dev-j', 0, 100)).map((x) => x.seq)).toEqual([1, 2]);
+        const k = await store.history(query('dev-k', { bucketMs: DAY, agg: 'count' }));
+        expect(seriesOf(k.series, 'v').points.map((p) => p.value)).toEqual([1]);
+      });
+    });
+
     describe('history', () => {
       /** temp every 10 min for 3 h from T0 (values 0..17), hum every 30 min (100, 101, ...). */
       async function seed(deviceId = 'dev-h'): Promise<void> {

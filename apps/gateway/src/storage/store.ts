@@ -20,7 +20,11 @@ export interface TelemetryStore {
   readonly kind: string;
   /** Opens connections, creates schema / database if missing. */
   init(): Promise<void>;
-  /** Writes a batch of readings. Rejects when nothing was written (the caller retries the whole batch). */
+  /**
+   * Writes a batch of readings. Idempotent: a reading written again (same device, ts and seq; without seq, same
+   * device, ts and metric) does not become a second point. Rejects when nothing was written (the caller retries the
+   * whole batch), or with a {@link PermanentStoreError} for readings the store will never take (not retried).
+   */
   write(readings: readonly Reading[]): Promise<void>;
   /** Aggregated (or raw) history of one device, per metric. */
   history(query: HistoryQuery): Promise<HistoryResponse>;
@@ -36,3 +40,19 @@ export interface TelemetryStore {
 
 /** Nest injection token of the active {@link TelemetryStore}. */
 export const TELEMETRY_STORE = Symbol('TELEMETRY_STORE');
+
+/**
+ * The store refused readings for good (InfluxDB 400: a field type conflict, a malformed point): retrying cannot
+ * help, so the write buffer moves them to the dead letter instead of blocking the queue on them. Any other error
+ * (timeout, 5xx, connection refused, auth) is transient and retried.
+ */
+export class PermanentStoreError extends Error {
+  constructor(
+    message: string,
+    /** The readings refused, when the store can tell (a partial write); else the whole batch. */
+    readonly refused: readonly Reading[] | null = null,
+  ) {
+    super(message);
+    this.name = 'PermanentStoreError';
+  }
+}

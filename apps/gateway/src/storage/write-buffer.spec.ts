@@ -342,6 +342,9 @@ describe('WriteBuffer', () => {
       failures: 0,
       lastFlushMs: 0,
       lastError: null,
+      deadLettered: 0,
+      replayed: 0,
+      spool: null,
     });
     buf.add(readings(25));
     await jest.advanceTimersByTimeAsync(100);

@@ -1,5 +1,7 @@
 import type { Reading } from '@fieldline/contracts';
-import type { TelemetryStore } from './store';
+import type { DeadLetter } from './dead-letter';
+import type { Spool, SpoolStats } from './spool';
+import { PermanentStoreError, type TelemetryStore } from './store';
 
 /** Tuning of the {@link WriteBuffer}. */
 export interface WriteBufferOptions {
@@ -7,7 +9,10 @@ export interface WriteBufferOptions {
   maxBatch: number;
   /** Longest a reading waits in the buffer before a write starts (when the store keeps up). */
   flushIntervalMs: number;
-  /** Most readings held (pending + in flight); beyond it `add` refuses, so the caller answers STORE_UNAVAILABLE. */
+  /**
+   * Most readings held in memory (pending + in flight). Without a spool, beyond it `add` refuses, so the caller answers
+   * STORE_UNAVAILABLE; with a spool, further readings stay on disk only and are read back when the store catches up.
+   */
   maxPending: number;
   /** First retry delay after a failed write; doubles per failure. Default 100. */
   retryBaseMs?: number;
@@ -33,6 +38,12 @@ export interface WriteBufferStats {
   lastFlushMs: number;
   /** Message of the most recent failed write, if any. */
   lastError: string | null;
+  /** Readings the store refused for good, moved to the dead letter. */
+  deadLettered: number;
+  /** Readings left by an earlier run and written from the spool. */
+  replayed: number;
+  /** The spool, when there is one. */
+  spool: SpoolStats | null;
 }
 
 /** Where the buffer reports failures. */
@@ -64,9 +75,15 @@ interface Waiter {
 const NONE: readonly Reading[] = [];
 
 /**
- * Sits between the ingest pipeline and the store: readings are acknowledged once buffered, and written in batches
- * (by size, or after `flushIntervalMs`), one write at a time. A failed write is retried with exponential backoff,
- * batch intact and first in line, while new readings keep buffering up to `maxPending`.
+ * Sits between the ingest pipeline and the store: readings are written in batches (by size, or after
+ * `flushIntervalMs`), one write at a time. A failed write is retried with exponential backoff, batch intact and first
+ * in line, while new readings keep buffering up to `maxPending`.
+ *
+ * With a {@link Spool} (the gateway always has one), `add` journals readings to disk first (group commit; devices
+ * are acked in {@link afterDurable}); a committed group is held in memory for the store while it fits in
+ * `maxPending`, else it stays on disk only and is read back in order once the store has caught up. Segments left by
+ * a crashed run are replayed first ({@link resume}). A batch the store refuses for good ({@link PermanentStoreError})
+ * goes to the {@link DeadLetter} and the queue moves on.
  */
 export class WriteBuffer {
   private pending: Reading[] = [];
@@ -87,6 +104,10 @@ export class WriteBuffer {
   private consecutiveFailures = 0;
   private lastFlushMs = 0;
   private lastError: string | null = null;
+  private deadLettered = 0;
+  private replayed = 0;
+  /** The batch in flight was read back from segments left by an earlier run (not counted in `accepted`). */
+  private inFlightReplay = false;
   private closing = false;
   /** Set once close is done or has given up: nothing more is written. */
   private stopped = false;
@@ -102,7 +123,11 @@ export class WriteBuffer {
     private readonly store: TelemetryStore,
     opts: WriteBufferOptions,
     private readonly log?: WriteBufferLog,
+    /** Journal of accepted readings: `add` takes readings once they are written there (see spool.ts). */
+    private readonly spool: Spool | null = null,
+    private readonly deadLetter: DeadLetter | null = null,
   ) {
+    if (spool) spool.onCommit = (readings) => this.onCommitted(readings);
     this.maxBatch = positive('maxBatch', opts.maxBatch);
     this.flushIntervalMs = positive('flushIntervalMs', opts.flushIntervalMs, true);
     this.maxPending = positive('maxPending', opts.maxPending);
@@ -116,12 +141,36 @@ export class WriteBuffer {
     return this.consecutiveFailures === 0;
   }
 
+  /** The spool's size bound (0 without a spool). */
+  get spoolMaxBytes(): number {
+    return this.spool?.maxBytes ?? 0;
+  }
+
+  /** Readings wait on disk only: the store is down or slower than ingest, or a crashed run is being replayed. */
+  get spooling(): boolean {
+    return this.spool?.behind === true;
+  }
+
+  /**
+   * Calls `cb` once every reading added so far is durable (written to the spool; at once without a spool), or with
+   * the error that kept it from being written. One callback list per group commit: no promise per reading.
+   */
+  afterDurable(cb: (err?: Error) => void): void {
+    if (this.spool) this.spool.afterCommit(cb);
+    else cb();
+  }
+
   /**
    * Buffers readings for writing. Returns false, taking none of them, when the buffer is full or closing: the caller
    * refuses them (STORE_UNAVAILABLE / SHUTTING_DOWN) so the device resends later.
    */
   add(readings: readonly Reading[]): boolean {
     const n = readings.length;
+    if (this.spool) {
+      if (this.closing || !this.spool.append(readings)) return false;
+      this.accepted += n;
+      return true;
+    }
     if (this.closing || this.pending.length + this.inFlight.length + n > this.maxPending) return false;
     if (n === 0) return true;
     const pending = this.pending;
@@ -134,6 +183,29 @@ export class WriteBuffer {
       else if (this.timer === null) this.arm(this.flushIntervalMs);
     }
     return true;
+  }
+
+  /** A group is in the spool: hold it in memory for the store, or leave it on disk when memory is full. */
+  private onCommitted(readings: readonly Reading[]): void {
+    const n = readings.length;
+    const spool = this.spool!;
+    if (spool.behind || this.pending.length + this.inFlight.length + n > this.maxPending) {
+      spool.markBehind(n);
+    } else {
+      const pending = this.pending;
+      if (pending.length === 0) this.pendingSince = Date.now();
+      for (let i = 0; i < n; i++) pending.push(readings[i]);
+    }
+    if (this.stopped) return;
+    if (!this.running) {
+      if (this.pending.length >= this.maxBatch || spool.behind) this.start(false);
+      else if (this.timer === null) this.arm(this.flushIntervalMs);
+    }
+  }
+
+  /** Starts writing what an earlier run left in the spool (call once at start). */
+  resume(): void {
+    if (this.spool?.behind && !this.running && !this.stopped) this.start(true);
   }
 
   /**
@@ -169,6 +241,7 @@ export class WriteBuffer {
    * when a write attempt fails (the readings stay buffered and are retried).
    */
   flush(): Promise<void> {
+    this.spool?.commit();
     if (this.written >= this.accepted) return Promise.resolve();
     if (this.stopped) return Promise.reject(new Error('write buffer is closed'));
     return new Promise<void>((resolve, reject) => {
@@ -185,9 +258,12 @@ export class WriteBuffer {
     if (this.closed) return this.closed;
     this.closing = true;
     this.clearTimer();
+    // The open group goes to the spool now: its readings then reach `pending` (or stay on disk) like any other.
+    this.spool?.commit();
     this.closed = new Promise<void>((resolve, reject) => {
       if (this.written >= this.accepted) {
         this.stopped = true;
+        this.spool?.close();
         resolve();
         return;
       }
@@ -196,10 +272,19 @@ export class WriteBuffer {
         this.stopped = true;
         this.waiters = this.waiters.filter((w) => w !== waiter);
         this.wake?.();
-        const lost = this.pending.length + this.inFlight.length;
-        const msg = `write buffer closed after ${this.closeTimeoutMs} ms with ${lost} readings not written (last error: ${this.lastError ?? 'none'})`;
+        const left = this.pending.length + this.inFlight.length + (this.spool?.backlog ?? 0);
+        if (this.spool) {
+          // Nothing is lost: every accepted reading is in the spool, replayed at the next start.
+          this.spool.close();
+          this.log?.warn(
+            `write buffer closed after ${this.closeTimeoutMs} ms with ~${left} readings not yet stored; they stay in the spool and are written at the next start (last error: ${this.lastError ?? 'none'})`,
+          );
+          resolve();
+          return;
+        }
+        const msg = `write buffer closed after ${this.closeTimeoutMs} ms with ${left} readings not written (last error: ${this.lastError ?? 'none'})`;
         this.log?.error(msg);
-        reject(new WriteBufferCloseError(lost, msg));
+        reject(new WriteBufferCloseError(left, msg));
       }, this.closeTimeoutMs);
       const waiter: Waiter = {
         target: this.accepted,
@@ -207,6 +292,7 @@ export class WriteBuffer {
         resolve: () => {
           clearTimeout(deadline);
           this.stopped = true;
+          this.spool?.close();
           resolve();
         },
         reject: () => undefined,
@@ -227,6 +313,9 @@ export class WriteBuffer {
       failures: this.failures,
       lastFlushMs: this.lastFlushMs,
       lastError: this.lastError,
+      deadLettered: this.deadLettered,
+      replayed: this.replayed,
+      spool: this.spool ? this.spool.stats() : null,
     };
   }
 
@@ -250,15 +339,36 @@ export class WriteBuffer {
     try {
       while (!this.stopped) {
         if (this.inFlight.length === 0) {
-          if (!this.shouldWrite(due)) break;
-          due = false;
-          this.take();
+          if (this.pending.length === 0 && this.spool?.behind) {
+            // Memory is drained and readings wait on disk: read the next stretch back, in order.
+            const back = await this.spool.readBack(this.maxBatch);
+            if (this.stopped) break;
+            if (back.length === 0) continue;
+            this.inFlight = back;
+            this.inFlightReplay = this.spool.lastReadReplay;
+          } else {
+            if (!this.shouldWrite(due)) break;
+            due = false;
+            this.take();
+            this.inFlightReplay = false;
+          }
         }
         const batch = this.inFlight;
         const started = performance.now();
         try {
           await this.store.write(batch);
         } catch (err) {
+          if (err instanceof PermanentStoreError && this.deadLetter) {
+            try {
+              await this.isolate(err.refused ?? batch, err);
+            } catch (again) {
+              // A transient failure while isolating: retry the whole batch (writes are idempotent).
+              await this.onFailure(again, batch.length);
+              continue;
+            }
+            this.onSuccess(batch.length, performance.now() - started);
+            continue;
+          }
           await this.onFailure(err, batch.length);
           continue;
         }
@@ -291,8 +401,45 @@ export class WriteBuffer {
     }
   }
 
+  /**
+   * The store refused `readings` for good, maybe for one bad reading among them: write halves until the readings it
+   * refuses are single, and move only those to the dead letter. Rethrows a transient error.
+   */
+  private async isolate(readings: readonly Reading[], err: PermanentStoreError): Promise<void> {
+    if (readings.length <= 1) return this.toDeadLetter(err, readings);
+    const mid = readings.length >> 1;
+    for (const half of [readings.slice(0, mid), readings.slice(mid)]) {
+      try {
+        await this.store.write(half);
+      } catch (e) {
+        if (!(e instanceof PermanentStoreError)) throw e;
+        await this.isolate(e.refused ?? half, e);
+      }
+    }
+  }
+
+  private toDeadLetter(err: PermanentStoreError, refused: readonly Reading[]): void {
+    try {
+      this.deadLetter!.add(refused, err.message);
+    } catch (e) {
+      this.log?.error(`dead letter write failed (${refused.length} readings lost): ${describe(e)}`);
+    }
+    this.deadLettered += refused.length;
+    this.log?.error(`store refused ${refused.length} readings for good; moved to the dead letter: ${err.message}`);
+  }
+
   private onSuccess(n: number, ms: number): void {
     this.inFlight = NONE;
+    this.spool?.confirm(n);
+    if (this.inFlightReplay) {
+      // Readings of an earlier run: not part of this run's accepted/written counts (acks wait on those).
+      this.inFlightReplay = false;
+      this.replayed += n;
+      this.batches++;
+      this.lastFlushMs = ms;
+      this.consecutiveFailures = 0;
+      return;
+    }
     this.written += n;
     this.batches++;
     this.lastFlushMs = ms;

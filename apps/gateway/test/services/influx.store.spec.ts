@@ -2,6 +2,7 @@ import type { Reading } from '@fieldline/contracts';
 import { InfluxDB } from 'influx';
 import { InfluxStore, normaliseDuration, pointTime } from '../../src/storage/influx.store';
 import { describeStoreContract } from '../../src/storage/store.contract';
+import { PermanentStoreError } from '../../src/storage/store';
 import { describeWithServices, serviceUrls, uniqueName } from './services';
 
 const created: string[] = [];
@@ -149,6 +150,25 @@ describeWithServices('InfluxStore', () => {
         await store.close();
       }
     });
+  });
+
+  it('refuses for good (PermanentStoreError) a reading whose field InfluxDB holds with another type', async () => {
+    const database = uniqueName('fl_conflict');
+    const store = newStore({ database });
+    await store.init();
+    try {
+      // Another writer made field `v` a string: a float `v` is a field type conflict (400), never a retry.
+      await admin().writePoints([{ measurement: 'readings', tags: { device_id: 'tc-1' }, fields: { v: 'text' } }], {
+        database,
+        retentionPolicy: 'fieldline',
+      });
+      const err = await store.write([{ deviceId: 'tc-1', ts: Date.now(), seq: 1, metrics: { v: 1 } }]).catch((e) => e);
+      expect(err).toBeInstanceOf(PermanentStoreError);
+      expect((err as PermanentStoreError).refused).toHaveLength(1);
+      expect((err as Error).message).toMatch(/field type conflict/);
+    } finally {
+      await store.close();
+    }
   });
 
   it('fails writes while InfluxDB is unreachable, so the write buffer retries them', async () => {

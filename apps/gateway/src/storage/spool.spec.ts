@@ -1,0 +1,272 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
+import { DeadLetter } from './dead-letter';
+import { Spool, type SpoolOptions } from './spool';
+import { PermanentStoreError, type StoredDevice, type TelemetryStore } from './store';
+import { WriteBuffer } from './write-buffer';
+
+const T0 = Date.UTC(2025, 0, 1);
+const root = mkdtempSync(join(tmpdir(), 'fieldline-spool-'));
+let dirs = 0;
+const newDir = (): string => join(root, `d${++dirs}`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const reading = (i: number, deviceId = 'dev-1'): Reading => ({ deviceId, ts: T0 + i, seq: i, metrics: { v: i } });
+const readings = (from: number, n: number): Reading[] => Array.from({ length: n }, (_, i) => reading(from + i));
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const segmentsIn = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.ndjson'));
+
+function open(dir: string, over: Partial<SpoolOptions> = {}): Spool {
+  const s = new Spool({ dir, maxBytes: 64 << 20, ...over });
+  s.open();
+  return s;
+}
+
+/** Reads back everything on disk, in order. */
+async function drain(s: Spool): Promise<Reading[]> {
+  const out: Reading[] = [];
+  for (;;) {
+    const got = await s.readBack(1000);
+    if (got.length === 0) return out;
+    out.push(...got);
+  }
+}
+
+class MemStore implements TelemetryStore {
+  readonly kind = 'mem';
+  stored: Reading[] = [];
+  down = false;
+  /** Readings with this metric value are refused for good. */
+  poison: number | null = null;
+  async init(): Promise<void> {}
+  async write(rs: readonly Reading[]): Promise<void> {
+    await tick();
+    if (this.down) throw new Error('store down');
+    if (this.poison !== null && rs.some((r) => r.metrics.v === this.poison)) {
+      throw new PermanentStoreError('field type conflict');
+    }
+    this.stored.push(...rs);
+  }
+  history(q: HistoryQuery): Promise<HistoryResponse> {
+    return Promise.resolve({ ...q, series: [], truncated: false });
+  }
+  since(): Promise<Reading[]> {
+    return Promise.resolve([]);
+  }
+  devices(): Promise<StoredDevice[]> {
+    return Promise.resolve([]);
+  }
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('Spool', () => {
+  it('writes the readings of one event-loop turn as one group, then calls back', async () => {
+    const dir = newDir();
+    const s = open(dir);
+    const calls: (Error | undefined)[] = [];
+    expect(s.append([reading(1)])).toBe(true);
+    s.afterCommit((err) => calls.push(err));
+    expect(s.append([reading(2), reading(3)])).toBe(true);
+    s.afterCommit((err) => calls.push(err));
+    expect(calls).toEqual([]);
+    expect(segmentsIn(dir)).toEqual([]);
+    await tick();
+    expect(calls).toEqual([undefined, undefined]);
+    expect(s.stats()).toMatchObject({ groups: 1, appended: 3, segments: 1 });
+    const lines = readFileSync(join(dir, segmentsIn(dir)[0]), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines.map((l) => JSON.parse(l) as Reading)).toEqual([reading(1), reading(2), reading(3)]);
+    // Nothing open: a callback runs at once.
+    let now = false;
+    s.afterCommit(() => (now = true));
+    expect(now).toBe(true);
+    s.close();
+  });
+
+  it('replays what a crashed run left, in order, and deletes it once stored', async () => {
+    const dir = newDir();
+    const first = open(dir, { segmentBytes: 2000 });
+    for (let i = 0; i < 10; i++) {
+      first.append(readings(i * 20, 20));
+      await tick();
+    }
+    expect(first.stats().segments).toBeGreaterThan(3);
+    // No close: the process died. A new instance on the same directory:
+    const second = open(dir, { segmentBytes: 2000 });
+    expect(second.behind).toBe(true);
+    expect(second.replaying).toBe(true);
+    const head = await second.readBack(10);
+    expect(second.lastReadReplay).toBe(true);
+    const back = [...head, ...(await drain(second))];
+    expect(back).toEqual(readings(0, 200));
+    expect(second.behind).toBe(false);
+    second.confirm(150);
+    expect(segmentsIn(dir).length).toBeGreaterThan(0);
+    second.confirm(50);
+    expect(segmentsIn(dir)).toEqual([]);
+    expect(second.stats()).toMatchObject({ bytes: 0, segments: 0 });
+  });
+
+  it('skips a torn last line (a group cut by the crash, never acknowledged)', async () => {
+    const dir = newDir();
+    const first = open(dir);
+    first.append(readings(0, 5));
+    await tick();
+    appendFileSync(join(dir, segmentsIn(dir)[0]), '{"deviceId":"dev-1","ts":17');
+    const second = open(dir);
+    expect(await drain(second)).toEqual(readings(0, 5));
+    expect(second.stats().skipped).toBe(1);
+    second.confirm(5);
+    expect(segmentsIn(dir)).toEqual([]);
+  });
+
+  it('refuses appends beyond its size bound', async () => {
+    const dir = newDir();
+    const s = open(dir, { maxBytes: 1000 });
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) {
+      if (!s.append([reading(i)])) break;
+      accepted++;
+      await tick();
+    }
+    expect(accepted).toBeGreaterThan(5);
+    expect(accepted).toBeLessThan(100);
+    expect(s.stats().bytes).toBeLessThan(1000 + 100);
+    // Storing frees the space again.
+    s.confirm(accepted);
+    s.close();
+    const again = open(dir, { maxBytes: 1000 });
+    expect(again.append([reading(1000)])).toBe(true);
+  });
+
+  it('reads back the stretch the writer could not hold in memory, continuing with new groups', async () => {
+    const dir = newDir();
+    const s = open(dir);
+    const held: Reading[] = [];
+    let room = 2;
+    s.onCommit = (rs) => {
+      if (s.behind || room <= 0) s.markBehind(rs.length);
+      else {
+        held.push(...rs);
+        room--;
+      }
+    };
+    for (let i = 0; i < 6; i++) {
+      s.append([reading(i)]);
+      await tick();
+    }
+    expect(held).toEqual(readings(0, 2));
+    expect(s.behind).toBe(true);
+    expect(s.backlog).toBe(4);
+    const first = await s.readBack(3);
+    expect(first).toEqual(readings(2, 3));
+    expect(s.lastReadReplay).toBe(false);
+    s.append([reading(6)]);
+    await tick();
+    expect(await drain(s)).toEqual([reading(5), reading(6)]);
+    expect(s.behind).toBe(false);
+    s.close();
+  });
+});
+
+describe('WriteBuffer with a spool', () => {
+  const opts = { maxBatch: 50, flushIntervalMs: 5, maxPending: 100, retryBaseMs: 5, retryMaxMs: 20 };
+
+  it('keeps memory bounded while the store is down, and stores everything in order once it is back', async () => {
+    const dir = newDir();
+    const store = new MemStore();
+    store.down = true;
+    const spool = open(dir, { segmentBytes: 4096 });
+    const buf = new WriteBuffer(store, opts, undefined, spool);
+    for (let i = 0; i < 20; i++) {
+      expect(buf.add(readings(i * 50, 50))).toBe(true);
+      await tick();
+    }
+    const s = buf.stats();
+    expect(s.pending + s.inFlight).toBeLessThanOrEqual(100);
+    expect(buf.spooling).toBe(true);
+    expect(s.spool!.bytes).toBeGreaterThan(0);
+    store.down = false;
+    await until(() => buf.stats().written === 1000);
+    expect(store.stored).toEqual(readings(0, 1000));
+    expect(buf.spooling).toBe(false);
+    await buf.close();
+    expect(segmentsIn(dir)).toEqual([]);
+  });
+
+  it('survives a crash: a new buffer on the same directory stores every accepted reading', async () => {
+    const dir = newDir();
+    const down = new MemStore();
+    down.down = true;
+    const first = new WriteBuffer(down, opts, undefined, open(dir));
+    let acked = 0;
+    for (let i = 0; i < 10; i++) {
+      first.add(readings(i * 30, 30));
+      first.afterDurable((err) => {
+        if (!err) acked += 30;
+      });
+      await tick();
+    }
+    expect(acked).toBe(300);
+    // SIGKILL: nothing more of `first` runs.
+    const store = new MemStore();
+    const second = new WriteBuffer(store, opts, undefined, open(dir));
+    second.resume();
+    second.add(readings(300, 10));
+    await until(() => store.stored.length === 310);
+    expect(store.stored).toEqual(readings(0, 310));
+    expect(second.stats()).toMatchObject({ replayed: 300, written: 10 });
+    await second.close();
+    expect(segmentsIn(dir)).toEqual([]);
+  });
+
+  it('moves only the readings the store refuses for good to the dead letter, and goes on', async () => {
+    const dir = newDir();
+    const store = new MemStore();
+    store.poison = 7;
+    const dead = new DeadLetter(join(dir, 'dead-letter'), 'mem');
+    const buf = new WriteBuffer(store, { ...opts, maxBatch: 5 }, { warn: () => {}, error: () => {} }, open(dir), dead);
+    buf.add(readings(0, 20));
+    await until(() => buf.stats().written === 20);
+    // The rest of the refused batch is stored (the batch is split until the bad reading is alone), in order.
+    expect(store.stored).toEqual(readings(0, 20).filter((r) => r.seq !== 7));
+    expect(buf.stats().deadLettered).toBe(1);
+    expect(dead.readings).toBe(1);
+    const [file] = readdirSync(join(dir, 'dead-letter'));
+    const lines = readFileSync(join(dir, 'dead-letter', file), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ store: 'mem', reason: 'field type conflict', reading: reading(7) });
+    await buf.close();
+  });
+});
+
+describe('Spool lock', () => {
+  it('refuses a directory another live process holds, and takes over one left by a dead process', () => {
+    const dir = newDir();
+    const mine = open(dir, { lock: true });
+    mine.close();
+    // A live process that is not us (the parent of jest's worker) holds it:
+    writeFileSync(join(dir, 'LOCK'), String(process.ppid));
+    expect(() => open(dir, { lock: true })).toThrow(/DATA_DIR: the spool .* is in use by process/);
+    // A process that is gone (pids are below 2^22 on Linux):
+    writeFileSync(join(dir, 'LOCK'), String(2 ** 22 + 1));
+    const again = open(dir, { lock: true });
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(String(process.pid));
+    again.close();
+    expect(readdirSync(dir)).not.toContain('LOCK');
+  });
+});
