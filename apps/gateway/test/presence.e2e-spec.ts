@@ -171,6 +171,10 @@ describe('presence', () => {
       expect(healthy.readyState).toBe(WebSocket.OPEN);
       expect(watcher.events.some((e) => e.event === 'offline' && e.deviceId === 'ws-healthy')).toBe(false);
       expect((await gw.get('/api/devices/ws-healthy')).body.online).toBe(true);
+      // A device that closes its connection itself is offline at once too.
+      const closedAt = Date.now();
+      healthy.close(1000);
+      expect((await watcher.next('offline', 'ws-healthy', 3000)) - closedAt).toBeLessThan(1000);
     } finally {
       silent.terminate();
       healthy.terminate();

@@ -84,7 +84,7 @@ class IngestLifecycle implements OnModuleDestroy {
       inject: [IngestPipeline, DeviceAuth, CONFIG, PresenceService],
       useFactory: (pipeline: IngestPipeline, devices: DeviceAuth, config: GatewayConfig, presence: PresenceService) => {
         const ws = new WsIngestTransport(pipeline, new Logger('WsIngest'), devices, config.corsOrigins);
-        // A connection that stops answering pings is cut, and its device shown offline at once.
+        // A connection that stops answering pings is cut; a device whose last connection closed is offline at once.
         ws.heartbeat = new WsHeartbeat(config.wsPingIntervalMs, (deviceId) => presence.markOffline(deviceId));
         return ws;
       },

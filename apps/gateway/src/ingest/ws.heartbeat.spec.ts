@@ -58,6 +58,20 @@ describe('WsHeartbeat', () => {
     hb.stop();
   });
 
+  it('reports a device gone when its last connection closes, however it closed', () => {
+    const dead: string[] = [];
+    const hb = new WsHeartbeat(60_000, (id) => dead.push(id));
+    const first = new FakeWs();
+    const second = new FakeWs();
+    hb.track(asWs(first), 'a');
+    hb.track(asWs(second), 'a');
+    first.emit('close', 1000);
+    expect(dead).toEqual([]);
+    second.emit('close', 1001);
+    expect(dead).toEqual(['a']);
+    hb.stop();
+  });
+
   it('forgets closed connections and stops its timer when none is left', () => {
     const hb = new WsHeartbeat(60_000);
     const ws = new FakeWs();

@@ -11,19 +11,22 @@ export const WS_CLOSE_OPTIONS: { closeTimeout: number } = { closeTimeout: WS_CLO
 
 /**
  * Pings every open WebSocket ingest connection each `intervalMs`; a connection that has not answered the previous
- * ping with a pong by the next tick is terminated (no close handshake: the peer is gone or stuck). The transport's
- * `close` handler then runs as for any other close, so the device goes offline in presence at once, not after
- * DEVICE_OFFLINE_AFTER_MS of silence. A peer is given between one and two intervals to answer.
+ * ping with a pong by the next tick is terminated (no close handshake: the peer is gone or stuck). When a device's
+ * last open connection closes, for whatever reason (the device closed it, the network cut it, the heartbeat did),
+ * the device is reported gone, so presence shows it offline at once rather than after DEVICE_OFFLINE_AFTER_MS of
+ * silence. A peer is given between one and two intervals to answer.
  */
 export class WsHeartbeat {
   private readonly alive = new WeakMap<WebSocket, boolean>();
   /** Open connections and the device each speaks for. */
   private readonly sockets = new Map<WebSocket, string>();
+  /** Open connections per device. */
+  private readonly perDevice = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly intervalMs: number,
-    /** Told when the heartbeat cut a device's last open connection: the device is gone. */
+    /** Told when a device's last open connection closed: the device is gone. */
     private readonly onDead: (deviceId: string) => void = () => {},
   ) {}
 
@@ -32,7 +35,17 @@ export class WsHeartbeat {
     this.alive.set(ws, true);
     this.sockets.set(ws, deviceId);
     ws.on('pong', () => this.alive.set(ws, true));
-    ws.once('close', () => this.sockets.delete(ws));
+    this.perDevice.set(deviceId, (this.perDevice.get(deviceId) ?? 0) + 1);
+    ws.once('close', () => {
+      this.sockets.delete(ws);
+      const left = (this.perDevice.get(deviceId) ?? 1) - 1;
+      if (left > 0) {
+        this.perDevice.set(deviceId, left);
+        return;
+      }
+      this.perDevice.delete(deviceId);
+      this.onDead(deviceId);
+    });
     if (this.timer === null && this.intervalMs > 0) {
       this.timer = setInterval(() => this.tick(), this.intervalMs);
       this.timer.unref();
@@ -48,23 +61,17 @@ export class WsHeartbeat {
     this.timer = null;
   }
 
-  /** One round: cut the connections that did not answer the last ping, ping the others. */
+  /** One round: cut the connections that did not answer the last ping (their close reports the device), ping the others. */
   tick(): void {
-    const dead: string[] = [];
-    for (const [ws, deviceId] of this.sockets) {
+    for (const [ws] of this.sockets) {
       if (ws.readyState !== ws.OPEN) continue;
       if (this.alive.get(ws) !== true) {
-        this.sockets.delete(ws);
         ws.terminate();
-        dead.push(deviceId);
         continue;
       }
       this.alive.set(ws, false);
       ws.ping();
     }
-    // A device with another connection that still answers is not gone.
-    const live = new Set(this.sockets.values());
-    for (const deviceId of new Set(dead)) if (!live.has(deviceId)) this.onDead(deviceId);
     if (this.sockets.size === 0) this.stop();
   }
 }
