@@ -28,6 +28,14 @@ export class GatewayIoAdapter extends IoAdapter {
     return this;
   }
 
+  /**
+   * Nest calls this for every socket of every gateway and builds an rxjs `disconnect$` pipeline per socket even when
+   * the gateway has no `@SubscribeMessage` handler; our gateways bind their requests themselves, so skip it then.
+   */
+  override bindMessageHandlers(...args: Parameters<IoAdapter['bindMessageHandlers']>): void {
+    if (args[1].length > 0) super.bindMessageHandlers(...args);
+  }
+
   override createIOServer(port: number, options?: ServerOptions): Server {
     const security = this.security;
     const server = super.createIOServer(port, {
