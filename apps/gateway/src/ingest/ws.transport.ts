@@ -155,7 +155,11 @@ export class WsIngestTransport {
         ws.close(WS_INTERNAL_ERROR, 'store unavailable');
         return;
       }
+      // One write for the whole group's replies, not one syscall per frame.
+      const socket = (ws as unknown as { _socket?: Duplex })._socket;
+      socket?.cork();
       for (let i = 0; i < q.length; i++) ws.send(q[i]);
+      if (socket) process.nextTick(uncork, socket);
       if (paused) {
         paused = false;
         ws.resume();
@@ -257,3 +261,5 @@ function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, message:
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n${auth}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
+
+const uncork = (socket: Duplex): void => socket.uncork();
