@@ -56,7 +56,7 @@ export interface BenchOptions {
   mosquitto: boolean;
   /** Simulator tick, ms. */
   tickMs: number;
-  /** The gateway's LIVE_TICK_MS (default 20), also used by the relay so both coalesce alike. */
+  /** The gateway's LIVE_TICK_MS (default 10), also used by the relay so both coalesce alike. */
   liveTickMs: number;
   /** Extra environment for every gateway the bench starts (`--gateway-env`), for experiments. */
   gatewayEnv: Record<string, string>;
@@ -87,7 +87,8 @@ Usage: npm run bench -- [options]
   --qos 0|1           ingest: MQTT QoS (default 1)
   --runs LIST         ingest: only these runs, e.g. gateway-mqtt,aedes-mqtt (default: all; baselines are skipped
                       when not listed, and their ratios with them)
-  --sustain S         ingest: afterwards, hold the gateway's best MQTT rate for S seconds (default 0: skip)
+  --sustain S         ingest: afterwards, hold the gateway over MQTT at the goal rate (20,000/s, or its best rate
+                      if lower) for S seconds (default 0: skip)
   --max-p99 MS        ingest: a step above this p99 is not sustained (default 1000)
   --sockets LIST      fan-out: operator socket counts (default 100,1000,5000)
   --history-days D    history: days of 1 Hz readings of the big device (default 30)
@@ -169,7 +170,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     if (!m) throw new UsageError(`--gateway-env takes NAME=value pairs separated by commas, got "${kv}"`);
     gatewayEnv[m[1]] = m[2];
   }
-  const liveTick = Number(gatewayEnv.LIVE_TICK_MS ?? process.env.LIVE_TICK_MS ?? 20);
+  const liveTick = Number(gatewayEnv.LIVE_TICK_MS ?? process.env.LIVE_TICK_MS ?? 10);
   const sockets = values.sockets ? list(values.sockets, '--sockets', 1) : quick ? [100] : [100, 1000, 5000];
   return {
     scenarios,
@@ -179,7 +180,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     updateDocs: values['update-docs'] ?? false,
     mosquitto: !(values['no-mosquitto'] ?? false),
     tickMs: num(values['tick-ms'], '--tick-ms', 1, 1),
-    liveTickMs: Number.isFinite(liveTick) && liveTick > 0 ? liveTick : 20,
+    liveTickMs: Number.isFinite(liveTick) && liveTick > 0 ? liveTick : 10,
     gatewayEnv,
     ingest: {
       devices: num(values.devices, '--devices', quick ? 20 : 50, 1, true),

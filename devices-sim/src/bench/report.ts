@@ -2,7 +2,7 @@ import type { LoadSummary, MachineInfo } from './machine';
 import type { ProfileSummary } from './profile';
 import type { FanoutResult } from './scenarios/fanout';
 import type { HistoryResult } from './scenarios/history';
-import type { IngestResult, IngestRun } from './scenarios/ingest';
+import { SUSTAIN_GOAL_RATE, type IngestResult, type IngestRun } from './scenarios/ingest';
 import type { IsolationResult } from './scenarios/isolation';
 import type { StepResult } from './load';
 
@@ -74,13 +74,15 @@ export function evaluateGoals(r: Omit<BenchResults, 'goals'>): Goal[] {
   const mosq = run('mosquitto-mqtt');
   if (gm) {
     const best = Math.max(gm.maxSustained, gw?.maxSustained ?? 0);
-    const reached = !gm.capped || (gw !== undefined && !gw.capped) || best >= 20_000;
+    const reached = !gm.capped || (gw !== undefined && !gw.capped) || best >= SUSTAIN_GOAL_RATE;
+    // With a hold, the goal is the hold at the goal rate; without one, the 5 s steps.
+    const held = ing?.sustain ? ing.sustain.sustained && ing.sustain.offered >= SUSTAIN_GOAL_RATE : true;
     goals.push({
       goal: '≥ 20,000 readings/s validated, stored and delivered, nothing lost',
       measured:
         `MQTT ${gm.capped ? '≥ ' : ''}${n0(gm.maxSustained)}/s, WebSocket ${gw?.capped ? '≥ ' : ''}${n0(gw?.maxSustained)}/s ` +
         `(steps of ${gm.steps[0]?.durationS ?? '?'} s)`,
-      met: reached ? best >= 20_000 : null,
+      met: reached ? best >= SUSTAIN_GOAL_RATE && held : null,
       ...(ing?.sustainError
         ? { note: `the hold over MQTT failed: ${ing.sustainError.split('\n')[0]}` }
         : ing?.sustain

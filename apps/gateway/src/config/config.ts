@@ -198,7 +198,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     writeMaxPending: int(env, 'WRITE_MAX_PENDING', 200_000, 1000, 10_000_000),
     spoolMaxBytes: bytes(env, 'SPOOL_MAX_BYTES', 1024 ** 3, 1024 ** 2, 1024 ** 5),
     spoolFsync: bool(env, 'SPOOL_FSYNC', false),
-    liveTickMs: int(env, 'LIVE_TICK_MS', 20, 1, 1000),
+    liveTickMs: int(env, 'LIVE_TICK_MS', 10, 1, 1000),
     presenceTickMs: int(env, 'PRESENCE_TICK_MS', 1000, 10, 60_000),
     corsOrigins,
     auth: loadAuthConfig(env),
