@@ -1,16 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { INGEST_PATH, Namespace } from '@fieldline/contracts';
-import { login, postReadings, startGateway, TEST_ADMIN_PASSWORD, testAuthEnv, waitFor } from './support';
-
-const MAIN = resolve(__dirname, '../../../dist/apps/gateway/src/main.js');
+import { spawnBuiltGateway } from './built-gateway';
+import { postReadings, startGateway, waitFor } from './support';
 
 /**
  * A bound on the whole shutdown, from SIGTERM to exit. It is correctness, not speed: with a device that never
@@ -60,39 +58,10 @@ describe('shutdown', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('on SIGTERM the built gateway turns not ready, refuses new connections, closes devices, flushes, exits 0', async () => {
-    expect(existsSync(MAIN)).toBe(true); // `npm test` builds first
-    const child: ChildProcess = spawn(process.execPath, [MAIN], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        MQTT_PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: dir,
-        SIM_DEVICES: '0',
-        WRITE_FLUSH_MS: '60000',
-        ...(await testAuthEnv()),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const gw = await spawnBuiltGateway(dir, { WRITE_FLUSH_MS: '60000' });
+    const { child, exited, url, httpPort, mqttPort, admin, register } = gw;
     let agent: Agent | null = null;
     try {
-      await waitFor(() => /MQTT \(embedded\) mqtt:\/\/\S+:\d+/.test(out), 'the gateway to print its URLs', 15_000);
-      const httpPort = Number(/:(\d+)\/api\/devices/.exec(out)![1]);
-      const mqttPort = Number(/MQTT \(embedded\) mqtt:\/\/\S+:(\d+)/.exec(out)![1]);
-      const url = `http://127.0.0.1:${httpPort}`;
-      const admin = (await login(url, 'admin', TEST_ADMIN_PASSWORD)).body.accessToken;
-      const register = async (deviceId: string): Promise<string> => {
-        const res = await fetch(`${url}/api/devices`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ deviceId }),
-        });
-        return ((await res.json()) as { token: string }).token;
-      };
       const token = await register('term-1');
 
       // A probe on a kept-alive connection, opened before the signal.
@@ -133,7 +102,7 @@ describe('shutdown', () => {
 
       const t0 = Date.now();
       child.kill('SIGTERM');
-      await waitFor(() => out.includes('SIGTERM: stopping'), 'the gateway to start its shutdown');
+      await waitFor(() => gw.out().includes('SIGTERM: stopping'), 'the gateway to start its shutdown');
       // Draining (the stuck WebSocket device holds it open): not ready, and no new connections on either port.
       const probe = await getVia(agent, `${url}/health/ready`);
       expect(probe).toMatchObject({ status: 503, body: { status: 'draining' } });
@@ -151,25 +120,26 @@ describe('shutdown', () => {
       operator.close();
     } finally {
       agent?.destroy();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      gw.kill();
     }
 
-    const gw = await startGateway({}, dir);
+    const restarted = await startGateway({}, dir);
     try {
-      const { body } = await gw.get('/api/devices/term-1/readings?bucket=raw&from=0&maxPoints=1000');
+      const { body } = await restarted.get('/api/devices/term-1/readings?bucket=raw&from=0&maxPoints=1000');
       expect(body.series[0].points).toHaveLength(250);
       for (const id of ['term-2', 'term-3']) {
-        const { body: one } = await gw.get(`/api/devices/${id}/readings?bucket=raw&from=0`);
+        const { body: one } = await restarted.get(`/api/devices/${id}/readings?bucket=raw&from=0`);
         expect(one.series[0].points).toHaveLength(1);
       }
       // Presence survives a restart: the device is known, offline, with its last values.
-      expect((await gw.get('/api/devices/term-1')).body).toMatchObject({ online: false, latest: { t: 249 } });
+      expect((await restarted.get('/api/devices/term-1')).body).toMatchObject({ online: false, latest: { t: 249 } });
       // So does the device registry: the token issued by the first run still works.
-      expect((await postReadings(gw.url, 'term-1', { metrics: { t: 1 } }, await gw.deviceToken('term-1'))).status).toBe(
-        202,
-      );
+      expect(
+        (await postReadings(restarted.url, 'term-1', { metrics: { t: 1 } }, await restarted.deviceToken('term-1')))
+          .status,
+      ).toBe(202);
     } finally {
-      await gw.close();
+      await restarted.close();
     }
   }, 60_000);
 

@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { INGEST_PATH, type IngestReply } from '@fieldline/contracts';
-import { login, postReadings, startGateway, TEST_ADMIN_PASSWORD, testAuthEnv, waitFor } from './support';
-
-const MAIN = resolve(__dirname, '../../../dist/apps/gateway/src/main.js');
+import { spawnBuiltGateway } from './built-gateway';
+import { postReadings, startGateway, waitFor } from './support';
 
 /** Raw points of one device's metric `v`, as stored. */
 async function storedTs(get: (path: string) => Promise<{ body: any }>, deviceId: string): Promise<number[]> {
@@ -23,45 +21,17 @@ describe('durable write path', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('stores every reading acked before a SIGKILL exactly once after a restart on the same DATA_DIR', async () => {
-    expect(existsSync(MAIN)).toBe(true); // `npm test` builds first
-    const child: ChildProcess = spawn(process.execPath, [MAIN], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        MQTT_PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: dir,
-        SIM_DEVICES: '0',
-        DEVICE_RATE: '0',
-        // Nothing reaches the store before the kill: every acked reading is only in the spool.
-        WRITE_FLUSH_MS: '60000',
-        WRITE_BATCH: '100000',
-        ...(await testAuthEnv()),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const gw = await spawnBuiltGateway(dir, {
+      DEVICE_RATE: '0',
+      // Nothing reaches the store before the kill: every acked reading is only in the spool.
+      WRITE_FLUSH_MS: '60000',
+      WRITE_BATCH: '100000',
     });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    const { child, exited, url, httpPort, mqttPort, register } = gw;
     const T0 = Date.now() - 60_000;
     const N = 300;
     let leftover: string[] = [];
     try {
-      await waitFor(() => /MQTT \(embedded\) mqtt:\/\/\S+:\d+/.test(out), 'the gateway to print its URLs', 15_000);
-      const httpPort = Number(/:(\d+)\/api\/devices/.exec(out)![1]);
-      const mqttPort = Number(/MQTT \(embedded\) mqtt:\/\/\S+:(\d+)/.exec(out)![1]);
-      const url = `http://127.0.0.1:${httpPort}`;
-      const admin = (await login(url, 'admin', TEST_ADMIN_PASSWORD)).body.accessToken;
-      const register = async (deviceId: string): Promise<string> => {
-        const res = await fetch(`${url}/api/devices`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ deviceId }),
-        });
-        return ((await res.json()) as { token: string }).token;
-      };
-
       // WebSocket: N frames sent back to back; every one acked.
       const ws = new WebSocket(`ws://127.0.0.1:${httpPort}${INGEST_PATH}`, {
         headers: { authorization: `Bearer ${await register('kill-ws')}` },
@@ -103,33 +73,33 @@ describe('durable write path', () => {
       ws.terminate();
       device.end(true);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      gw.kill();
     }
 
-    const gw = await startGateway({}, dir);
+    const restarted = await startGateway({}, dir);
     try {
       for (const id of ['kill-ws', 'kill-mqtt', 'kill-http']) {
-        await waitFor(async () => (await storedTs(gw.get, id)).length >= N, `${id} replayed`, 10_000);
+        await waitFor(async () => (await storedTs(restarted.get, id)).length >= N, `${id} replayed`, 10_000);
       }
       // A device that resends after the restart (the gateway's recent seqs are gone) creates no duplicate either.
-      const again = await gw.wsDevice('kill-ws');
+      const again = await restarted.wsDevice('kill-ws');
       for (let i = N - 9; i <= N; i++) {
         expect(await again.send({ ts: T0 + i, seq: i, metrics: { v: i } })).toMatchObject({ type: 'ack', seq: i });
       }
       again.close();
-      await gw.app.get(await import('../src/storage/write-buffer').then((m) => m.WriteBuffer)).flush();
+      await restarted.app.get(await import('../src/storage/write-buffer').then((m) => m.WriteBuffer)).flush();
       for (const id of ['kill-ws', 'kill-mqtt', 'kill-http']) {
-        const ts = await storedTs(gw.get, id);
+        const ts = await storedTs(restarted.get, id);
         expect(ts).toHaveLength(N);
         expect(new Set(ts).size).toBe(N);
       }
       // The segments of the killed run are gone once replayed (this run's own segment stays until it is recycled).
       const now = readdirSync(join(dir, 'spool'));
       expect(leftover.filter((f) => now.includes(f))).toEqual([]);
-      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      const metrics = await (await fetch(`${restarted.url}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`fieldline_store_replayed_total ${3 * N}\\b`));
     } finally {
-      await gw.close();
+      await restarted.close();
     }
   }, 60_000);
 
