@@ -13,7 +13,7 @@ const YIELD_EVERY_ROWS = 4096;
  * the rows it needs. `tags` repeats on every row of its reading; readings rarely carry tags and the column is
  * dictionary-compressed, so this is cheaper than a join.
  */
-const SCHEMA = `CREATE TABLE IF NOT EXISTS readings (
+const COLUMNS = `(
   device_id VARCHAR NOT NULL,
   ts BIGINT NOT NULL,
   seq BIGINT,
@@ -21,6 +21,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS readings (
   value DOUBLE NOT NULL,
   tags VARCHAR
 )`;
+const SCHEMA = `CREATE TABLE IF NOT EXISTS readings ${COLUMNS}`;
 
 /**
  * Batches are appended to this session-local table first and moved over with an anti-join, so a reading written
@@ -28,14 +29,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS readings (
  * seq, metric); a reading without seq is identified by (device, ts, metric). The join only looks at rows in the
  * batch's time range, which DuckDB's zone maps narrow to a few row groups for live data.
  */
-const STAGING = `CREATE TEMP TABLE IF NOT EXISTS staging (
-  device_id VARCHAR NOT NULL,
-  ts BIGINT NOT NULL,
-  seq BIGINT,
-  metric VARCHAR NOT NULL,
-  value DOUBLE NOT NULL,
-  tags VARCHAR
-)`;
+const STAGING = `CREATE TEMP TABLE IF NOT EXISTS staging ${COLUMNS}`;
 
 type Params = Record<string, DuckDBValue>;
 type ParamTypes = Record<string, DuckDBType>;
