@@ -1,11 +1,12 @@
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
+import type { Reading } from '@fieldline/contracts';
 import { DeadLetter } from './dead-letter';
 import { Spool, type SpoolOptions } from './spool';
-import { PermanentStoreError, type StoredDevice, type TelemetryStore } from './store';
+import { PermanentStoreError } from './store';
 import { WriteBuffer } from './write-buffer';
+import { WriteOnlyTestStore } from './write-only.store.testing';
 
 const T0 = Date.UTC(2025, 0, 1);
 const root = mkdtempSync(join(tmpdir(), 'fieldline-spool-'));
@@ -34,13 +35,12 @@ async function drain(s: Spool): Promise<Reading[]> {
   }
 }
 
-class MemStore implements TelemetryStore {
+class MemStore extends WriteOnlyTestStore {
   readonly kind = 'mem';
   stored: Reading[] = [];
   down = false;
   /** Readings with this metric value are refused for good. */
   poison: number | null = null;
-  async init(): Promise<void> {}
   async write(rs: readonly Reading[]): Promise<void> {
     await tick();
     if (this.down) throw new Error('store down');
@@ -49,17 +49,6 @@ class MemStore implements TelemetryStore {
     }
     this.stored.push(...rs);
   }
-  history(q: HistoryQuery): Promise<HistoryResponse> {
-    return Promise.resolve({ ...q, series: [], truncated: false });
-  }
-  since(): Promise<Reading[]> {
-    return Promise.resolve([]);
-  }
-  devices(): Promise<StoredDevice[]> {
-    return Promise.resolve([]);
-  }
-  async ping(): Promise<void> {}
-  async close(): Promise<void> {}
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {

@@ -1,9 +1,9 @@
-import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
-import type { StoredDevice, TelemetryStore } from './store';
+import type { Reading } from '@fieldline/contracts';
 import { WriteBuffer, WriteBufferCloseError, type WriteBufferOptions } from './write-buffer';
+import { WriteOnlyTestStore } from './write-only.store.testing';
 
 /** In-memory store whose writes can fail, take time, or hang until released. */
-class FakeStore implements TelemetryStore {
+class FakeStore extends WriteOnlyTestStore {
   readonly kind = 'fake';
   readonly stored: Reading[] = [];
   /** Size of each write attempt, successful or not. */
@@ -18,8 +18,6 @@ class FakeStore implements TelemetryStore {
   active = 0;
   maxActive = 0;
   private gates: (() => void)[] = [];
-
-  async init(): Promise<void> {}
 
   async write(readings: readonly Reading[]): Promise<void> {
     this.attempts.push(readings.length);
@@ -47,18 +45,6 @@ class FakeStore implements TelemetryStore {
   get writes(): number[] {
     return this.attempts;
   }
-
-  history(q: HistoryQuery): Promise<HistoryResponse> {
-    return Promise.resolve({ ...q, series: [], truncated: false });
-  }
-  since(): Promise<Reading[]> {
-    return Promise.resolve([]);
-  }
-  devices(): Promise<StoredDevice[]> {
-    return Promise.resolve([]);
-  }
-  async ping(): Promise<void> {}
-  async close(): Promise<void> {}
 }
 
 const T0 = Date.UTC(2025, 0, 1);
