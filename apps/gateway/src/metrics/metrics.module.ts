@@ -1,0 +1,10 @@
+import { Global, Module } from '@nestjs/common';
+import { MetricsRegistry } from './metrics';
+
+/** One Prometheus registry per gateway; each module registers its own metrics with it, `/metrics` renders it. */
+@Global()
+@Module({
+  providers: [{ provide: MetricsRegistry, useFactory: () => new MetricsRegistry() }],
+  exports: [MetricsRegistry],
+})
+export class MetricsModule {}
