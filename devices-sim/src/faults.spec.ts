@@ -12,7 +12,7 @@ import {
   SeqSet,
 } from './faults';
 import { mulberry32 } from './sensors';
-import { Backoff, backoffMs } from './transports';
+import { Backoff, backoffMs } from '@fieldline/contracts';
 
 describe('parseFaults', () => {
   it('reads every kind, with units and defaults', () => {

@@ -19,8 +19,9 @@ export { SensorModel, mulberry32, hashSeed } from './sensors';
 export type { SensorMetrics, SensorModelOptions } from './sensors';
 export { BAD_REPLY, outcomeOfHttp, outcomeOfWsReply, parseMqttError, parseWsReply } from './replies';
 export type { Outcome, Refusal } from './replies';
-export { Backoff, HttpTransport, MqttTransport, TransportError, WsTransport, backoffMs, ingestUrl } from './transports';
-export type { HttpTransportOptions, MqttTransportOptions, ReconnectOptions, WsTransportOptions } from './transports';
+export { Backoff, backoffMs, type ReconnectOptions } from '@fieldline/contracts';
+export { HttpTransport, MqttTransport, TransportError, WsTransport, ingestUrl } from './transports';
+export type { HttpTransportOptions, MqttTransportOptions, WsTransportOptions } from './transports';
 export {
   DeviceFaults,
   FAULT_KINDS,

@@ -14,7 +14,8 @@ import {
 } from './device';
 import { addFaultStats, emptyFaultStats, type FaultSpec, type FaultStats, hasFaults } from './faults';
 import type { SensorModelOptions } from './sensors';
-import { HttpTransport, MqttTransport, type ReconnectOptions, WsTransport } from './transports';
+import { HttpTransport, MqttTransport, WsTransport } from './transports';
+import type { ReconnectOptions } from '@fieldline/contracts';
 
 export interface SimulatorOptions {
   /** Gateway HTTP base URL (ws and http transports). Default `http://127.0.0.1:3000`. */

@@ -3,6 +3,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as mqttConnect, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import {
+  Backoff,
+  type ReconnectOptions,
   errorsTopic,
   INGEST_PATH,
   STATUS_OFFLINE,
@@ -28,71 +30,6 @@ export const TransportError = {
   /** A WebSocket answer arrived with no frame waiting for one. */
   UNEXPECTED_REPLY: 'UNEXPECTED_REPLY',
 } as const;
-
-/**
- * "Full jitter": a uniform draw in [0, min(max, initial·2^attempt)). Devices that lost the gateway together (a broker
- * restart) come back spread over the whole window instead of in waves.
- */
-export function backoffMs(
-  attempt: number,
-  initialMs = 500,
-  maxMs = 30_000,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * ceiling);
-}
-
-/** Reconnect timing, shared by every transport. */
-export interface ReconnectOptions {
-  /** First backoff ceiling, ms. Default 500. */
-  baseMs?: number;
-  /** Largest backoff ceiling, ms. Default 30 000. */
-  capMs?: number;
-  /** A connection that lasted this long resets the backoff, ms. Default 5 000. */
-  stableMs?: number;
-  /** Source of jitter (tests). Default Math.random. */
-  random?: () => number;
-}
-
-/**
- * Exponential backoff with full jitter. The attempt counter grows with each failed or short-lived connection and is
- * reset only by a connection that stayed up `stableMs`: a gateway that accepts and drops at once is not hammered.
- */
-export class Backoff {
-  private attempt = 0;
-  private upSince: number | null = null;
-  private readonly baseMs: number;
-  private readonly capMs: number;
-  private readonly stableMs: number;
-  private readonly random: () => number;
-
-  constructor(o: ReconnectOptions = {}) {
-    this.baseMs = o.baseMs ?? 500;
-    this.capMs = Math.max(this.baseMs, o.capMs ?? 30_000);
-    this.stableMs = o.stableMs ?? 5000;
-    this.random = o.random ?? Math.random;
-  }
-
-  /** Attempts since the last stable connection. */
-  get attempts(): number {
-    return this.attempt;
-  }
-
-  /** The delay before the next attempt. */
-  next(): number {
-    return backoffMs(this.attempt++, this.baseMs, this.capMs, this.random);
-  }
-
-  up(now = performance.now()): void {
-    this.upSince = now;
-  }
-
-  down(now = performance.now()): void {
-    if (this.upSince !== null && now - this.upSince >= this.stableMs) this.attempt = 0;
-    this.upSince = null;
-  }
-}
 
 /** Longest timer Node accepts: parks mqtt.js's own fixed-period reconnect, which we replace with {@link Backoff}. */
 const NEVER_MS = 2 ** 31 - 1;

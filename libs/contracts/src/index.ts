@@ -6,3 +6,4 @@ export * from './rest';
 export * from './socket';
 export * from './topics';
 export * from './ws';
+export * from './runtime';
