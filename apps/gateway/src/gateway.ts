@@ -1,7 +1,6 @@
 import 'reflect-metadata';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
-import { type INestApplication, type LogLevel } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
@@ -11,15 +10,18 @@ import { OperatorAuth } from './auth/operator-auth.service';
 import { socketSecurity } from './auth/socket-auth';
 import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
 import { ErrorFilter } from './common/error.filter';
+import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
 import { Readiness } from './health/readiness';
+import { DeviceTransports } from './ingest/device-transports';
 import { IngestPipeline } from './ingest/ingest.pipeline';
-import { MqttClientTransport } from './ingest/mqtt-client.transport';
 import { MqttBrokerTransport } from './ingest/mqtt.transport';
-import { WsIngestTransport } from './ingest/ws.transport';
+import { Lifecycle } from './lifecycle';
+
+export { CONNECTION_GRACE_MS } from './lifecycle';
 
 /** A started gateway: where it listens, and how to stop it. */
 export interface RunningGateway {
@@ -36,34 +38,17 @@ export interface RunningGateway {
    * ingest, Socket.IO, MQTT CONNECT); open connections stay until {@link close}. Safe to call twice.
    */
   drain(): void;
-  /**
-   * Drains, stops taking input, flushes buffers, closes device and operator connections (a peer stuck in a close
-   * handshake is cut after {@link CONNECTION_GRACE_MS}), closes the store. Safe to call twice.
-   */
+  /** The whole shutdown (lifecycle.ts, SHUT_DOWN). Safe to call twice. */
   close(): Promise<void>;
 }
 
-const LEVELS: Record<GatewayConfig['logLevel'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  log: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-};
-
 /**
- * How long after a shutdown began open connections may take to close by themselves; then what is left is cut. Only
- * a peer that does not answer (a WebSocket close frame, an idle Socket.IO client) is still open by then: without a
- * bound it would hold the process for `ws`'s 30 s close timeout. Buffers are flushed after the transports close, so
- * this does not limit the flush.
+ * Builds and starts the gateway: HTTP + Socket.IO + WebSocket ingest on one port, the embedded broker on another.
+ * Nest builds the parts; this wires the HTTP server (adapters, middleware, routes); lifecycle.ts starts the rest.
  */
-export const CONNECTION_GRACE_MS = 3000;
-
-/** Builds and starts the gateway: HTTP + Socket.IO + WebSocket ingest on one port, the embedded broker on another. */
 export async function createGateway(config: GatewayConfig): Promise<RunningGateway> {
-  const app = await NestFactory.create(AppModule.register(config), {
-    bodyParser: false,
-    logger: LEVELS[config.logLevel],
-  });
+  configureLogging({ format: 'text', level: config.logLevel });
+  const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
   const readiness = app.get(Readiness);
   const operatorSecurity = socketSecurity(app.get(OperatorAuth), config.corsOrigins);
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
@@ -79,56 +64,18 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   app.useGlobalFilters(new ErrorFilter());
   app.use(originMiddleware(config.corsOrigins));
   if (config.corsOrigins.length) app.enableCors({ origin: config.corsOrigins, credentials: true });
-  const stats = app.get(IngestPipeline).stats;
+  const pipeline = app.get(IngestPipeline);
   app.use(
     INGEST_ROUTE,
-    deviceTokenMiddleware(app.get(DeviceAuth), (code) => stats.reject('http', code)),
+    deviceTokenMiddleware(app.get(DeviceAuth), (code) => pipeline.refuse('http', code)),
   );
   useBodyParsers(app);
-  // No app.enableShutdownHooks(): signals are handled by main.ts so that the order of shutdown is ours. (Nest reads
-  // an empty signal list as "all signals": it would run a second app.close() beside main.ts's and then re-raise
-  // the signal, cutting the first one short.) app.close() calls the lifecycle hooks either way.
   await app.init();
-  const httpServer = app.getHttpServer() as HttpServer;
-  // Every connection the HTTP server holds (plain, kept alive or upgraded), so a shutdown can end the stuck ones.
-  const sockets = new Set<Socket>();
-  httpServer.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  app.get(WsIngestTransport).attach(httpServer);
-  await app.listen(config.port, config.host);
-  const httpPort = ((app.getHttpServer() as HttpServer).address() as AddressInfo).port;
-  let mqttPort: number | null = null;
-  try {
-    if (config.mqttPort !== null) mqttPort = await app.get(MqttBrokerTransport).listen(config.mqttPort, config.host);
-    else await app.get<MqttClientTransport | null>(MqttClientTransport)?.start();
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
-  const drain = (): void => {
-    if (readiness.draining) return;
-    readiness.drain();
-    // Not http.Server#close: that also drops idle kept-alive connections at once, and a client on one (a load
-    // balancer's readiness probe) should still get its answer: 503 `draining`. They are closed with the rest below.
-    NetServer.prototype.close.call(httpServer);
-    app.get(MqttBrokerTransport).stopAccepting();
-    app.get(WsIngestTransport).stopAccepting();
-  };
-  const shutdown = async (): Promise<void> => {
-    drain();
-    const cut = setTimeout(() => {
-      for (const socket of sockets) socket.destroy();
-    }, CONNECTION_GRACE_MS);
-    try {
-      await app.close();
-    } finally {
-      clearTimeout(cut);
-      for (const socket of sockets) socket.destroy();
-    }
-  };
-  let closing: Promise<void> | null = null;
+  const lifecycle = new Lifecycle(app, config);
+  await lifecycle.start();
+  const httpPort = lifecycle.httpPort;
+  const broker = app.get(DeviceTransports).all.find((t) => t instanceof MqttBrokerTransport);
+  const mqttPort = broker ? broker.port : null;
   return {
     app,
     config,
@@ -136,8 +83,8 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     mqttPort,
     url: `http://127.0.0.1:${httpPort}`,
     mqttUrl: mqttPort === null ? publicUrl(config.mqttUrl) : `mqtt://127.0.0.1:${mqttPort}`,
-    drain,
-    close: () => (closing ??= shutdown()),
+    drain: () => lifecycle.drain(),
+    close: () => lifecycle.shutdown(),
   };
 }
 

@@ -7,3 +7,4 @@ export * from './socket';
 export * from './topics';
 export * from './ws';
 export * from './runtime';
+export * from './device-messages';

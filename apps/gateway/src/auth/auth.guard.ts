@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ErrorCode, FieldlineError, type OperatorRole } from '@fieldline/contracts';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { bearerToken } from './bearer-token';
 import { type OperatorClaims, OperatorAuth } from './operator-auth.service';
 
 const ACCESS = 'fieldline:access';
@@ -19,12 +20,6 @@ export const MetricsAccess = (): MethodDecorator => SetMetadata(ACCESS, { kind: 
 /** The operator of a guarded request (set by {@link OperatorGuard}). */
 export function operatorOf(req: Request): OperatorClaims | undefined {
   return (req as Request & { operator?: OperatorClaims }).operator;
-}
-
-export function bearerToken(header: string | string[] | undefined): string | null {
-  if (typeof header !== 'string') return null;
-  const m = /^Bearer +(\S+) *$/i.exec(header);
-  return m ? m[1] : null;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { Global, Inject, Injectable, Module, type OnModuleDestroy } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { RedisConnections } from '../common/redis.connections';
 import { REDIS, RedisModule } from '../common/redis.module';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { MetricsRegistry, observeCounter } from '../metrics/metrics';
 import { AuthController } from './auth.controller';
 import { OperatorGuard } from './auth.guard';
 import { DeviceAuth } from './device-auth.service';
@@ -11,19 +12,11 @@ import { DEVICE_REGISTRY, type DeviceRegistry } from './device-registry';
 import { DeviceRegistryController } from './device-registry.controller';
 import { FileDeviceRegistry } from './file.device-registry';
 import { OperatorAuth } from './operator-auth.service';
-import { TokenBucketLimiter } from './rate-limiter';
+import { TokenBucketLimiter } from '../common/rate-limiter';
 import { RedisDeviceRegistry } from './redis.device-registry';
 
 /** Injection token of the per-device rate limiter ({@link TokenBucketLimiter}, or null when DEVICE_RATE=0). */
 export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
-
-@Injectable()
-class RegistryLifecycle implements OnModuleDestroy {
-  constructor(@Inject(DEVICE_REGISTRY) private readonly registry: DeviceRegistry) {}
-  async onModuleDestroy(): Promise<void> {
-    await this.registry.close();
-  }
-}
 
 /**
  * Who may do what: operators (login, JWT, roles; the global REST guard), devices (registry and tokens), and the
@@ -36,8 +29,18 @@ class RegistryLifecycle implements OnModuleDestroy {
   providers: [
     {
       provide: OperatorAuth,
-      inject: [CONFIG],
-      useFactory: (config: GatewayConfig) => OperatorAuth.create(config.auth),
+      inject: [CONFIG, MetricsRegistry],
+      useFactory: async (config: GatewayConfig, metrics: MetricsRegistry) => {
+        const operators = await OperatorAuth.create(config.auth);
+        observeCounter(metrics, {
+          name: 'fieldline_operator_auth_refused_total',
+          help: 'Operator logins, REST requests and Socket.IO connections refused for credentials.',
+          labels: ['channel'],
+          read: () =>
+            Object.entries(operators.refused).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
+        });
+        return operators;
+      },
     },
     {
       provide: DEVICE_REGISTRY,
@@ -61,7 +64,6 @@ class RegistryLifecycle implements OnModuleDestroy {
       useFactory: (config: GatewayConfig) =>
         config.deviceRate > 0 ? new TokenBucketLimiter(config.deviceRate, config.deviceBurst) : null,
     },
-    RegistryLifecycle,
     { provide: APP_GUARD, useClass: OperatorGuard },
   ],
   exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER],

@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import { ErrorCode, FieldlineError, isValidDeviceId } from '@fieldline/contracts';
 import { sendHttpError } from '../common/error.filter';
-import { bearerToken } from './auth.guard';
+import { bearerToken } from './bearer-token';
 import type { DeviceAuth } from './device-auth.service';
 import { originAllowed } from './origin.policy';
 

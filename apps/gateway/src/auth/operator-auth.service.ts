@@ -11,7 +11,7 @@ import {
 } from '@fieldline/contracts';
 import type { AuthConfig } from './auth.config';
 import { hashPassword, verifyPassword } from './password';
-import { TokenBucketLimiter } from './rate-limiter';
+import { TokenBucketLimiter } from '../common/rate-limiter';
 
 /** What a verified operator token says. */
 export interface OperatorClaims {

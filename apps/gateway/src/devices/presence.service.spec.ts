@@ -5,12 +5,16 @@ describe('PresenceService', () => {
   let now = 1_000_000;
   const events: [string, string[]][] = [];
   const make = () => {
-    const p = new PresenceService(1000, 100, () => now);
-    p.setListener({
-      online: (d: DeviceSummary) => events.push(['online', [d.deviceId]]),
-      offline: (d: DeviceSummary) => events.push(['offline', [d.deviceId]]),
-      updated: (ds: DeviceSummary[]) => events.push(['updated', ds.map((d) => d.deviceId)]),
-    });
+    const p = new PresenceService(
+      1000,
+      100,
+      {
+        online: (d: DeviceSummary) => events.push(['online', [d.deviceId]]),
+        offline: (d: DeviceSummary) => events.push(['offline', [d.deviceId]]),
+        updated: (ds: DeviceSummary[]) => events.push(['updated', ds.map((d) => d.deviceId)]),
+      },
+      () => now,
+    );
     return p;
   };
   beforeEach(() => {
@@ -72,12 +76,16 @@ describe('PresenceService across nodes (apply and sync)', () => {
   const node = () => {
     const events: [string, string, unknown][] = [];
     const sent: PresenceDelta[][] = [];
-    const p = new PresenceService(1000, 100, () => now);
-    p.setListener({
-      online: (d) => events.push(['online', d.deviceId, d.latest]),
-      offline: (d) => events.push(['offline', d.deviceId, d.latest]),
-      updated: (ds) => ds.forEach((d) => events.push(['updated', d.deviceId, d.latest])),
-    });
+    const p = new PresenceService(
+      1000,
+      100,
+      {
+        online: (d) => events.push(['online', d.deviceId, d.latest]),
+        offline: (d) => events.push(['offline', d.deviceId, d.latest]),
+        updated: (ds) => ds.forEach((d) => events.push(['updated', d.deviceId, d.latest])),
+      },
+      () => now,
+    );
     p.setSync({ publish: (ds) => sent.push(ds) });
     return { p, events, sent };
   };
@@ -169,7 +177,7 @@ describe('PresenceService across nodes (apply and sync)', () => {
   });
 
   it("restores saved last-seen times over the store's seed: the newer one wins", () => {
-    const p = new PresenceService(1000, 100, () => now);
+    const p = new PresenceService(1000, 100, null, () => now);
     p.seed([
       { deviceId: 'a', lastTs: 100, latest: { t: 1 }, metrics: ['t'] },
       { deviceId: 'b', lastTs: 900, latest: { t: 2 }, metrics: ['t'] },

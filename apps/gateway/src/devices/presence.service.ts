@@ -45,7 +45,6 @@ export class PresenceService {
   private readonly devices = new Map<string, DeviceState>();
   private dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private listener: PresenceListener | null = null;
   private sync: PresenceSync | null = null;
   /** Devices changed on this node since the last tick, with the metrics whose latest value changed. */
   private outbox = new Map<string, Set<string>>();
@@ -56,12 +55,10 @@ export class PresenceService {
   constructor(
     private readonly offlineAfterMs: number,
     private readonly tickMs: number,
+    /** Where changes go: the `/devices` namespace ({@link DevicesChannel}); null in specs that only look. */
+    private readonly listener: PresenceListener | null,
     private readonly now: () => number = Date.now,
   ) {}
-
-  setListener(listener: PresenceListener): void {
-    this.listener = listener;
-  }
 
   /** Shares this node's changes with other nodes from now on (see {@link apply} for the other direction). */
   setSync(sync: PresenceSync | null): void {

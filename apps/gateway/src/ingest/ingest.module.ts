@@ -1,15 +1,21 @@
-import { Inject, Injectable, Logger, Module, type OnModuleDestroy } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { DEVICE_LIMITER } from '../auth/auth.module';
 import { DeviceAuth } from '../auth/device-auth.service';
-import type { TokenBucketLimiter } from '../auth/rate-limiter';
+import { logger } from '../common/logger';
+import type { TokenBucketLimiter } from '../common/rate-limiter';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { DevicesModule } from '../devices/devices.module';
 import { PresenceService } from '../devices/presence.service';
 import { LiveFanout } from '../live/live.fanout';
 import { LiveModule } from '../live/live.module';
+import { MetricsRegistry } from '../metrics/metrics';
 import { StorageModule } from '../storage/storage.module';
 import { WriteBuffer } from '../storage/write-buffer';
+import type { DeviceTransport } from './device-transport';
+import { DeviceTransports } from './device-transports';
 import { HttpIngestController } from './http-ingest.controller';
+import { HttpIngestTransport } from './http-ingest.transport';
+import { registerIngestMetrics } from './ingest.metrics';
 import { IngestPipeline } from './ingest.pipeline';
 import { IngestStats } from './ingest.stats';
 import { MqttClientTransport } from './mqtt-client.transport';
@@ -17,80 +23,61 @@ import { MqttBrokerTransport } from './mqtt.transport';
 import { WsHeartbeat } from './ws.heartbeat';
 import { WsIngestTransport } from './ws.transport';
 
-/** Stops the transports first on shutdown, so nothing new enters the pipeline while buffers flush. */
-@Injectable()
-class IngestLifecycle implements OnModuleDestroy {
-  constructor(
-    @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
-    @Inject(MqttBrokerTransport) private readonly mqtt: MqttBrokerTransport,
-    @Inject(WsIngestTransport) private readonly ws: WsIngestTransport,
-    @Inject(MqttClientTransport) private readonly mqttClient: MqttClientTransport | null,
-  ) {}
-
-  async onModuleDestroy(): Promise<void> {
-    // The external broker's messages are stored and acknowledged before the pipeline refuses input (an
-    // unacknowledged one stays with the broker; a refused one would be answered and lost).
-    await this.mqttClient?.close();
-    this.pipeline.close();
-    await Promise.all([this.mqtt.close(), this.ws.close()]);
-  }
-}
-
+/**
+ * Devices in: the ingest pipeline and the device transports of the configured mode (the embedded broker, or a
+ * client of the external broker; WebSocket and HTTP ingest always). Started and stopped by lifecycle.ts.
+ */
 @Module({
   imports: [StorageModule, LiveModule, DevicesModule],
   controllers: [HttpIngestController],
   providers: [
-    { provide: IngestStats, useFactory: () => new IngestStats() },
     {
       provide: IngestPipeline,
-      inject: [WriteBuffer, LiveFanout, PresenceService, IngestStats, DEVICE_LIMITER],
+      inject: [WriteBuffer, LiveFanout, PresenceService, DEVICE_LIMITER],
       useFactory: (
         buffer: WriteBuffer,
         live: LiveFanout,
         presence: PresenceService,
-        stats: IngestStats,
         limiter: TokenBucketLimiter | null,
-      ) => new IngestPipeline(buffer, live, presence, stats, limiter),
+      ) => new IngestPipeline(buffer, live, presence, new IngestStats(), limiter),
     },
     {
-      provide: MqttBrokerTransport,
-      inject: [IngestPipeline, PresenceService, DeviceAuth],
-      useFactory: (pipeline: IngestPipeline, presence: PresenceService, devices: DeviceAuth) =>
-        new MqttBrokerTransport(pipeline, presence, new Logger('MQTT'), devices),
-    },
-    {
-      // Production mode (MQTT_URL): this node is a client of an external broker; started by createGateway.
-      provide: MqttClientTransport,
-      inject: [IngestPipeline, PresenceService, WriteBuffer, CONFIG],
-      useFactory: (pipeline: IngestPipeline, presence: PresenceService, buffer: WriteBuffer, config: GatewayConfig) =>
-        config.mqttUrl === null
-          ? null
-          : new MqttClientTransport(
-              pipeline,
-              presence,
-              buffer,
-              {
-                url: config.mqttUrl,
-                username: config.mqttUsername,
-                password: config.mqttPassword,
-                nodeId: config.nodeId,
-                sessionExpiryS: config.mqttSessionExpiryS,
-              },
-              new Logger('MQTT'),
-            ),
-    },
-    {
-      provide: WsIngestTransport,
-      inject: [IngestPipeline, DeviceAuth, CONFIG, PresenceService],
-      useFactory: (pipeline: IngestPipeline, devices: DeviceAuth, config: GatewayConfig, presence: PresenceService) => {
-        const ws = new WsIngestTransport(pipeline, new Logger('WsIngest'), devices, config.corsOrigins);
+      provide: DeviceTransports,
+      inject: [IngestPipeline, PresenceService, DeviceAuth, CONFIG, MetricsRegistry],
+      useFactory: (
+        pipeline: IngestPipeline,
+        presence: PresenceService,
+        devices: DeviceAuth,
+        config: GatewayConfig,
+        metrics: MetricsRegistry,
+      ) => {
+        const mqtt =
+          config.mqttUrl === null
+            ? new MqttBrokerTransport(pipeline, presence, logger('MQTT'), devices, {
+                port: config.mqttPort ?? 0,
+                host: config.host,
+              })
+            : new MqttClientTransport(
+                pipeline,
+                presence,
+                {
+                  url: config.mqttUrl,
+                  username: config.mqttUsername,
+                  password: config.mqttPassword,
+                  nodeId: config.nodeId,
+                  sessionExpiryS: config.mqttSessionExpiryS,
+                },
+                logger('MQTT'),
+              );
         // A connection that stops answering pings is cut; a device whose last connection closed is offline at once.
-        ws.heartbeat = new WsHeartbeat(config.wsPingIntervalMs, (deviceId) => presence.markOffline(deviceId));
-        return ws;
+        const heartbeat = new WsHeartbeat(config.wsPingIntervalMs, (deviceId) => presence.markOffline(deviceId));
+        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.corsOrigins, heartbeat);
+        const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
+        registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
+        return new DeviceTransports(all);
       },
     },
-    IngestLifecycle,
   ],
-  exports: [IngestPipeline, MqttBrokerTransport, MqttClientTransport, WsIngestTransport],
+  exports: [IngestPipeline, DeviceTransports],
 })
 export class IngestModule {}

@@ -6,7 +6,7 @@ import {
   parseMessage,
   type Reading,
 } from '@fieldline/contracts';
-import type { TokenBucketLimiter } from '../auth/rate-limiter';
+import type { TokenBucketLimiter } from '../common/rate-limiter';
 import type { PresenceService } from '../devices/presence.service';
 import type { LiveFanout } from '../live/live.fanout';
 import type { WriteBuffer } from '../storage/write-buffer';
@@ -99,6 +99,42 @@ export class IngestPipeline {
    */
   afterDurable(cb: (err?: Error) => void): void {
     this.buffer.afterDurable(cb);
+  }
+
+  /**
+   * A refusal decided by a transport before the pipeline saw the message (a CONNECT or upgrade with a bad token, a
+   * topic the device may not publish to): counted with the pipeline's own. `message`: the refused thing was a
+   * message (counted as received too), not a connection.
+   */
+  refuse(transport: Transport, code: ErrorCode, message = false): void {
+    if (message) this.stats.messages[transport]++;
+    this.stats.reject(transport, code);
+  }
+
+  /**
+   * Readings accepted so far, counted from the start. Readings are stored in the order they were accepted, so one
+   * accepted when this was `n` is in the store once {@link onStored} reports `stored >= n`.
+   */
+  get acceptedMark(): number {
+    return this.buffer.acceptedCount;
+  }
+
+  /** Readings in the store so far, counted from the start (see {@link acceptedMark}). */
+  get storedMark(): number {
+    return this.buffer.stats().written;
+  }
+
+  /**
+   * Calls `fn` with {@link storedMark} after every store write, until the returned function is called: for
+   * transports that acknowledge only what is stored, not only spooled (the external broker's PUBACK).
+   */
+  onStored(fn: (stored: number) => void): () => void {
+    return this.buffer.onWritten(fn);
+  }
+
+  /** Stores what is buffered now rather than at the next flush tick (a transport leaving the broker). */
+  flush(): Promise<void> {
+    return this.buffer.flush();
   }
 
   /** The same as {@link afterDurable}, as a promise (HTTP). */

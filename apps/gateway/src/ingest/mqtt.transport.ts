@@ -1,6 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import {
+  deviceMessageTopic,
+  type DeviceMessage,
   type ErrorBody,
   ErrorCode,
   FieldlineError,
@@ -11,9 +13,12 @@ import {
   STATUS_OFFLINE,
   statusTopic,
   type ParsedMessage,
+  type SendOutcome,
 } from '@fieldline/contracts';
 import type { DeviceAuth } from '../auth/device-auth.service';
+import { capMqttPacketSize } from '../common/third-party.patches';
 import type { PresenceService } from '../devices/presence.service';
+import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 
 /**
@@ -39,7 +44,9 @@ interface Logger {
  * The embedded MQTT broker (aedes, MQTT 3.1.1). Readings published to `devices/<id>/telemetry` are ingested inside
  * `authorizePublish`, i.e. before the broker sends PUBACK: a QoS 1 ack means the reading is in the spool.
  */
-export class MqttBrokerTransport {
+export class MqttBrokerTransport implements DeviceTransport {
+  readonly kind = 'mqtt';
+  readonly name = 'mqtt-broker';
   private broker: Aedes | null = null;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -55,9 +62,19 @@ export class MqttBrokerTransport {
     private readonly presence: PresenceService,
     private readonly log: Logger,
     private readonly devices: DeviceAuth,
+    private readonly listenOn: { port: number; host: string },
   ) {}
 
-  async listen(port: number, host: string): Promise<number> {
+  /** The port the broker listens on (known once started; `listenOn.port` 0 picks a free one). */
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.listenOn.port;
+  }
+
+  async start(): Promise<void> {
+    await this.listen(this.listenOn.port, this.listenOn.host);
+  }
+
+  private async listen(port: number, host: string): Promise<number> {
     const broker = await Aedes.createBroker({
       // No queue in aedes' emitter: its queue drains recursively and overflowed the stack under a sustained load
       // (mcollina/mqemitter#204). What bounds the publishes in flight instead is backpressure: a client's socket is
@@ -109,7 +126,7 @@ export class MqttBrokerTransport {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      capPacketSize(broker.handle(socket), MQTT_HARD_MAX_PACKET_BYTES);
+      capMqttPacketSize(broker.handle(socket), MQTT_HARD_MAX_PACKET_BYTES);
     });
     this.broker = broker;
     this.server = server;
@@ -134,6 +151,27 @@ export class MqttBrokerTransport {
   /** Shutdown, first step: refuses new connections from now on; connected clients stay until {@link close}. */
   stopAccepting(): void {
     if (this.server?.listening) this.server.close();
+  }
+
+  /**
+   * Nothing to wait for: a publish is acknowledged in authorizePublish once its readings are spooled, so what a device
+   * sent is either acknowledged already or will be answered by the pipeline (SHUTTING_DOWN once it closes).
+   */
+  async drain(): Promise<void> {}
+
+  /** Publishes to `devices/<id>/<channel>/<name>` at QoS 1, for the device's own subscription to take. */
+  send(deviceId: string, message: DeviceMessage): Promise<SendOutcome> {
+    const broker = this.broker;
+    if (!broker || !this.clientsOf.has(deviceId)) return Promise.resolve('offline');
+    const packet = {
+      cmd: 'publish' as const,
+      topic: deviceMessageTopic(deviceId, message),
+      payload: Buffer.from(JSON.stringify(message.payload)),
+      qos: 1 as const,
+      retain: false,
+      dup: false,
+    };
+    return new Promise((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve('sent'))));
   }
 
   async close(): Promise<void> {
@@ -174,7 +212,7 @@ export class MqttBrokerTransport {
   }
 
   private refuseConnect(code: number): number {
-    this.pipeline.stats.reject('mqtt', code === NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN);
+    this.pipeline.refuse('mqtt', code === NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN);
     return code;
   }
 
@@ -219,8 +257,7 @@ export class MqttBrokerTransport {
     packet.retain = false;
     if (deviceId === undefined) return false;
     const code = t && t.deviceId !== deviceId ? ErrorCode.FORBIDDEN : ErrorCode.INVALID_TOPIC;
-    this.pipeline.stats.messages.mqtt++;
-    this.pipeline.stats.reject('mqtt', code);
+    this.pipeline.refuse('mqtt', code, true);
     this.sendError(deviceId, {
       code,
       message:
@@ -249,20 +286,4 @@ export class MqttBrokerTransport {
 function internal(err: unknown, log: Logger): ErrorBody {
   log.warn(`mqtt ingest failed: ${err instanceof Error ? err.stack : String(err)}`);
   return { code: ErrorCode.INTERNAL, message: 'internal error' };
-}
-
-/** aedes has no packet size limit: check the length in the fixed header before the parser buffers the body. */
-function capPacketSize(client: Client, max: number): void {
-  const parser = (client as unknown as { _parser?: { _parseLength?: () => boolean; packet: { length: number } } })
-    ._parser;
-  const original = parser?._parseLength;
-  if (!parser || !original) return;
-  parser._parseLength = function (this: typeof parser) {
-    const ok = original.call(this);
-    if (ok && this.packet.length > max) {
-      client.conn.destroy(new Error(`packet of ${this.packet.length} bytes exceeds ${max}`));
-      return false;
-    }
-    return ok;
-  };
 }

@@ -2,17 +2,22 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  type DeviceMessage,
+  type DeviceMessageFrame,
   ErrorCode,
   FieldlineError,
   INGEST_PATH,
   type IngestReply,
   isValidDeviceId,
   LIMITS,
+  type SendOutcome,
   WsCloseCode,
 } from '@fieldline/contracts';
-import { bearerToken } from '../auth/auth.guard';
+import { bearerToken } from '../auth/bearer-token';
 import type { DeviceAuth } from '../auth/device-auth.service';
 import { originAllowed } from '../auth/origin.policy';
+import { rawSocketOf } from '../common/third-party.patches';
+import type { DeviceTransport, TransportContext } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { WS_CLOSE_OPTIONS, type WsHeartbeat } from './ws.heartbeat';
 
@@ -32,7 +37,9 @@ interface Logger {
  * query names another device, or a browser origin not allowed). A token revoked or rotated later closes the
  * connection with 1008.
  */
-export class WsIngestTransport {
+export class WsIngestTransport implements DeviceTransport {
+  readonly kind = 'ws';
+  readonly name = 'ws';
   private readonly wss = new WebSocketServer({
     noServer: true,
     maxPayload: LIMITS.maxMessageBytes,
@@ -49,6 +56,8 @@ export class WsIngestTransport {
     private readonly log: Logger,
     private readonly devices: DeviceAuth,
     private readonly corsOrigins: readonly string[] = [],
+    /** Pings connections and cuts silent ones (see ws.heartbeat.ts); null: no heartbeat. */
+    private readonly heartbeat: WsHeartbeat | null = null,
     private readonly socketIoPath = '/socket.io/',
   ) {
     this.unlisten = devices.onRevoked((deviceId) => {
@@ -56,12 +65,15 @@ export class WsIngestTransport {
     });
   }
 
-  /** Pings connections and cuts silent ones (see ws.heartbeat.ts). */
-  heartbeat: WsHeartbeat | null = null;
+  /** Routes the HTTP server's upgrade requests for `/ingest` here. */
+  start({ httpServer }: TransportContext): Promise<void> {
+    this.server = httpServer;
+    httpServer.on('upgrade', this.onUpgrade);
+    return Promise.resolve();
+  }
 
-  attach(server: HttpServer): void {
-    this.server = server;
-    server.on('upgrade', this.onUpgrade);
+  get ready(): boolean {
+    return this.server !== null && !this.closing;
   }
 
   get connections(): number {
@@ -71,6 +83,21 @@ export class WsIngestTransport {
   /** Shutdown, first step: refuses new upgrades (503 SHUTTING_DOWN); open connections stay until {@link close}. */
   stopAccepting(): void {
     this.closing = true;
+  }
+
+  /** Resolves once the replies to every frame received so far are out (they wait for the spool's group commit). */
+  drain(): Promise<void> {
+    return new Promise((resolve) => this.pipeline.afterDurable(() => resolve()));
+  }
+
+  /** A `{type: 'message'}` frame on each of the device's open connections. */
+  send(deviceId: string, message: DeviceMessage): Promise<SendOutcome> {
+    const sockets = this.byDevice.get(deviceId);
+    if (!sockets || sockets.size === 0) return Promise.resolve('offline');
+    const frame: DeviceMessageFrame = { type: 'message', ...message };
+    const text = JSON.stringify(frame);
+    for (const ws of sockets) ws.send(text);
+    return Promise.resolve('sent');
   }
 
   /** Stops taking connections and closes open ones with 1001 (going away). */
@@ -129,7 +156,7 @@ export class WsIngestTransport {
   };
 
   private refuse(socket: Duplex, status: number, code: ErrorCode, message: string): void {
-    this.pipeline.stats.reject('ws', code);
+    this.pipeline.refuse('ws', code);
     refuseUpgrade(socket, status, code, message);
   }
 
@@ -156,10 +183,10 @@ export class WsIngestTransport {
         return;
       }
       // One write for the whole group's replies, not one syscall per frame.
-      const socket = (ws as unknown as { _socket?: Duplex })._socket;
-      socket?.cork();
+      const socket = rawSocketOf(ws);
+      socket.cork();
       for (let i = 0; i < q.length; i++) ws.send(q[i]);
-      if (socket) process.nextTick(uncork, socket);
+      process.nextTick(uncork, socket);
       if (paused) {
         paused = false;
         ws.resume();

@@ -12,8 +12,7 @@ const tick = () => new Promise((res) => setImmediate(res));
 describe('LiveFanout', () => {
   it('emits at once when idle, one event per device, in arrival order', async () => {
     const out: [string, number[]][] = [];
-    const live = new LiveFanout(50);
-    live.setSink((id, rs) => out.push([id, rs.map((x) => x.seq!)]));
+    const live = new LiveFanout(50, (id, rs) => out.push([id, rs.map((x) => x.seq!)]));
     live.push(r('a', 1));
     live.push(r('b', 1));
     live.push(r('a', 2));
@@ -26,8 +25,11 @@ describe('LiveFanout', () => {
 
   it('coalesces under load: at most one event per device per tick', async () => {
     const out: number[][] = [];
-    const live = new LiveFanout(30, () => 1);
-    live.setSink((_id, rs) => out.push(rs.map((x) => x.seq!)));
+    const live = new LiveFanout(
+      30,
+      (_id, rs) => out.push(rs.map((x) => x.seq!)),
+      () => 1,
+    );
     let seq = 0;
     const until = Date.now() + 200;
     while (Date.now() < until) {
@@ -42,8 +44,11 @@ describe('LiveFanout', () => {
 
   it('does not hold anything while the event loop is mostly idle', async () => {
     const out: number[][] = [];
-    const live = new LiveFanout(1000, () => 0.3);
-    live.setSink((_id, rs) => out.push(rs.map((x) => x.seq!)));
+    const live = new LiveFanout(
+      1000,
+      (_id, rs) => out.push(rs.map((x) => x.seq!)),
+      () => 0.3,
+    );
     for (let seq = 1; seq <= 5; seq++) {
       live.push(r('a', seq));
       await tick();
@@ -53,8 +58,11 @@ describe('LiveFanout', () => {
 
   it('under load, holds only a device that had an event within the tick; others go out on the next turn', async () => {
     const out: [string, number[]][] = [];
-    const live = new LiveFanout(100, () => 1);
-    live.setSink((id, rs) => out.push([id, rs.map((x) => x.seq!)]));
+    const live = new LiveFanout(
+      100,
+      (id, rs) => out.push([id, rs.map((x) => x.seq!)]),
+      () => 1,
+    );
     live.push(r('a', 1));
     await tick();
     // a just had an event: its next readings wait for the rest of its tick; b, quiet so far, does not wait.
@@ -78,7 +86,7 @@ describe('LiveFanout', () => {
   });
 
   it('tells watchers what it hands out and exposes what is pending', async () => {
-    const live = new LiveFanout(10);
+    const live = new LiveFanout(10, () => {});
     const seen: number[] = [];
     const unwatch = live.watch('a', (rs) => rs.forEach((x) => seen.push(x.seq!)));
     live.push(r('a', 1));

@@ -33,7 +33,6 @@ export class LiveFanout {
   private scheduled: NodeJS.Timeout | NodeJS.Immediate | null = null;
   /** When the scheduled flush runs (performance.now()); 0 for the next turn of the loop. */
   private scheduledAt = 0;
-  private sink: LiveSink = () => {};
   /** How long a device waits after its last event before the next one, now: 0 when idle, up to `tickMs` under load. */
   private hold = 0;
   private loadSampledAt = 0;
@@ -43,16 +42,14 @@ export class LiveFanout {
 
   /**
    * @param tickMs the longest a device's readings are held under load (`LIVE_TICK_MS`)
+   * @param sink where a device's batch goes (its Socket.IO room: {@link TelemetryChannel})
    * @param load the main thread's busy share since the previous call, 0–1 (default: event-loop utilisation)
    */
   constructor(
     private readonly tickMs: number,
+    private readonly sink: LiveSink,
     private readonly load: () => number = eventLoopLoad(),
   ) {}
-
-  setSink(sink: LiveSink): void {
-    this.sink = sink;
-  }
 
   push(reading: Reading): void {
     const deviceId = reading.deviceId;

@@ -3,7 +3,6 @@ import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway } from '
 import type { Namespace as IoNamespace, Socket } from 'socket.io';
 import {
   type Ack,
-  deviceRoom,
   ErrorCode,
   errorBody,
   Namespace,
@@ -11,12 +10,12 @@ import {
   type TelemetryClientEvents,
   type TelemetryServerEvents,
 } from '@fieldline/contracts';
-import { LiveFanout } from './live.fanout';
 import { SubscriptionService } from './subscription.service';
+import { TelemetryChannel } from './telemetry.channel';
 
 /**
- * `/telemetry`: an outbound channel. Live readings go from the fan-out straight to the device's room (no Nest code
- * per reading); subscribe / unsubscribe requests are handed to {@link SubscriptionService}. Socket.IO leaves all
+ * `/telemetry`: live readings go from the fan-out straight to the device's room through {@link TelemetryChannel} (no
+ * Nest code per reading); subscribe / unsubscribe requests are handed to {@link SubscriptionService}. Socket.IO leaves all
  * rooms of a socket when it disconnects.
  *
  * The two requests are plain `socket.on` listeners, not `@SubscribeMessage` handlers: Nest binds those per socket as
@@ -26,13 +25,12 @@ import { SubscriptionService } from './subscription.service';
  */
 @WebSocketGateway({ namespace: Namespace.telemetry })
 export class TelemetryGateway implements OnGatewayInit, OnGatewayConnection {
-  private ns: IoNamespace | null = null;
   private readonly onSubscribe: (this: Socket, ...args: unknown[]) => void;
   private readonly onUnsubscribe: (this: Socket, ...args: unknown[]) => void;
 
   constructor(
-    private readonly live: LiveFanout,
-    private readonly subscriptions: SubscriptionService,
+    private readonly channel: TelemetryChannel,
+    subscriptions: SubscriptionService,
   ) {
     const logger = new Logger(TelemetryGateway.name);
     this.onSubscribe = requestListener(TelemetryEvent.subscribe, logger, (socket, body) =>
@@ -44,18 +42,7 @@ export class TelemetryGateway implements OnGatewayInit, OnGatewayConnection {
   }
 
   afterInit(ns: IoNamespace<TelemetryClientEvents, TelemetryServerEvents>): void {
-    this.ns = ns;
-    this.live.setSink((deviceId, readings) => {
-      ns.to(deviceRoom(deviceId)).emit(TelemetryEvent.readings, { deviceId, readings });
-    });
-  }
-
-  /** Connected operator sockets and device rooms with at least one member (local node). */
-  stats(): { sockets: number; rooms: number } {
-    if (!this.ns) return { sockets: 0, rooms: 0 };
-    let rooms = 0;
-    for (const name of this.ns.adapter.rooms.keys()) if (!this.ns.sockets.has(name)) rooms++;
-    return { sockets: this.ns.sockets.size, rooms };
+    this.channel.open(ns);
   }
 
   handleConnection(socket: Socket): void {

@@ -1,0 +1,25 @@
+import type { DeviceMessage, SendOutcome } from '@fieldline/contracts';
+import type { DeviceTransport } from './device-transport';
+
+/** The device transports of this node, in start-up order (MQTT first: it is the one devices use most). */
+export class DeviceTransports {
+  constructor(readonly all: readonly DeviceTransport[]) {}
+
+  /** Every transport taking connections. */
+  get ready(): boolean {
+    return this.all.every((t) => t.ready);
+  }
+
+  /**
+   * Sends on the first transport that holds a connection to the device. WebSocket and HTTP first: they know their
+   * connections; the external broker cannot tell and always takes the message for the device's session.
+   */
+  async send(deviceId: string, message: DeviceMessage): Promise<SendOutcome> {
+    for (const t of this.sendOrder) if ((await t.send(deviceId, message)) === 'sent') return 'sent';
+    return 'offline';
+  }
+
+  private get sendOrder(): DeviceTransport[] {
+    return [...this.all.filter((t) => t.kind !== 'mqtt'), ...this.all.filter((t) => t.kind === 'mqtt')];
+  }
+}

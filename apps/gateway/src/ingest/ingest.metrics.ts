@@ -1,0 +1,60 @@
+import { type MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
+import { type IngestStats, TRANSPORTS } from './ingest.stats';
+import { MqttClientTransport } from './mqtt-client.transport';
+import { MqttBrokerTransport } from './mqtt.transport';
+import type { WsIngestTransport } from './ws.transport';
+
+/** The ingest path's metrics: what came in and what was refused, per transport, and the transports' connections. */
+export function registerIngestMetrics(
+  registry: MetricsRegistry,
+  stats: IngestStats,
+  mqtt: MqttBrokerTransport | MqttClientTransport,
+  ws: WsIngestTransport,
+): void {
+  observeCounter(registry, {
+    name: 'fieldline_messages_received_total',
+    help: 'Messages received by transport.',
+    labels: ['transport'],
+    read: () => TRANSPORTS.map((t) => [{ transport: t }, stats.messages[t]] as const),
+  });
+  observeCounter(registry, {
+    name: 'fieldline_readings_accepted_total',
+    help: 'Readings accepted by transport.',
+    labels: ['transport'],
+    read: () => TRANSPORTS.map((t) => [{ transport: t }, stats.accepted[t]] as const),
+  });
+  observeCounter(registry, {
+    name: 'fieldline_rejected_total',
+    help: 'Readings or messages refused, by transport and error code.',
+    labels: ['transport', 'code'],
+    read: () =>
+      TRANSPORTS.flatMap((t) => [...stats.rejected[t]].map(([code, n]) => [{ transport: t, code }, n] as const)),
+  });
+  observeCounter(registry, {
+    name: 'fieldline_duplicates_total',
+    help: 'Readings resent by devices (acked, not stored again).',
+    read: () => stats.duplicates,
+  });
+  observeGauge(registry, {
+    name: 'fieldline_mqtt_clients',
+    help: 'Connected MQTT clients (embedded broker).',
+    read: () => (mqtt instanceof MqttBrokerTransport ? mqtt.connectedClients : 0),
+  });
+  if (mqtt instanceof MqttClientTransport) {
+    observeGauge(registry, {
+      name: 'fieldline_mqtt_pending_acks',
+      help: 'External broker: PUBACKs waiting for their readings to be stored.',
+      read: () => mqtt.pendingAcks,
+    });
+    observeCounter(registry, {
+      name: 'fieldline_mqtt_session_takeovers_total',
+      help: 'Sessions of dead peer nodes drained by this node.',
+      read: () => mqtt.takeovers.takeovers,
+    });
+  }
+  observeGauge(registry, {
+    name: 'fieldline_ws_ingest_connections',
+    help: 'Open WebSocket ingest connections.',
+    read: () => ws.connections,
+  });
+}
