@@ -8,11 +8,13 @@ import {
 } from '@nestjs/common';
 import { join } from 'node:path';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { MetricsRegistry } from '../metrics/metrics';
 import { DeadLetter } from './dead-letter';
 import { DuckDbStore } from './duckdb.store';
 import { InfluxStore } from './influx.store';
 import { TELEMETRY_STORE, type TelemetryStore } from './store';
 import { Spool } from './spool';
+import { registerStorageMetrics } from './storage.metrics';
 import { WriteBuffer } from './write-buffer';
 
 /** Flushes the write buffer before the store closes, in that order. */
@@ -60,8 +62,8 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     },
     {
       provide: WriteBuffer,
-      inject: [TELEMETRY_STORE, CONFIG],
-      useFactory: (store: TelemetryStore, config: GatewayConfig) => {
+      inject: [TELEMETRY_STORE, CONFIG, MetricsRegistry],
+      useFactory: (store: TelemetryStore, config: GatewayConfig, registry: MetricsRegistry) => {
         const log = new Logger('WriteBuffer');
         const logger = { warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) };
         const spool = new Spool({
@@ -80,6 +82,7 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
           spool,
           new DeadLetter(join(config.dataDir, 'dead-letter'), store.kind),
         );
+        registerStorageMetrics(registry, buffer);
         buffer.resume();
         return buffer;
       },
