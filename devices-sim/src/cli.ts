@@ -11,7 +11,7 @@ import {
   parseFaults,
   readFaultsFile,
 } from './faults';
-import { PROTOCOLS, type Protocol } from './device';
+import { PROTOCOLS, type Protocol } from './device.types';
 import { login, provisionDevices, readTokensFile } from './provision';
 import { DEFAULT_MQTT_URL, DEFAULT_URL, makeIds, Simulator, type SimStats } from './simulator';
 

@@ -7,7 +7,7 @@ import { ErrorCode, type Reading } from '@fieldline/contracts';
 import { startGateway, type TestGateway, waitFor } from '../../apps/gateway/test/support';
 import { TELEMETRY_STORE, type TelemetryStore } from '../../apps/gateway/src/storage/store';
 import { expandRanges, parseFaults } from './faults';
-import type { Protocol } from './device';
+import type { Protocol } from './device.types';
 import { Simulator } from './simulator';
 
 jest.setTimeout(90_000);

@@ -1,5 +1,6 @@
 import type { IngestReply, Reading } from '@fieldline/contracts';
-import type { OutMessage, SimDevice, Transport } from './device';
+import type { SimDevice } from './device';
+import type { OutMessage, Transport } from './transports';
 import { parseFaults } from './faults';
 import { outcomeOfWsReply } from './replies';
 import { makeIds, Simulator, type SimulatorOptions } from './simulator';

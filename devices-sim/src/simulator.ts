@@ -1,20 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { DEVICE_ID_PATTERN } from '@fieldline/contracts';
-import {
-  type AckEvent,
-  type DeviceStats,
-  PROTOCOLS,
-  type Protocol,
-  type RawAnswer,
-  type RawOptions,
-  type RefusedEvent,
-  SimDevice,
-  type Transport,
-  type TransportFactory,
-} from './device';
+import { SimDevice, type TransportFactory } from './device';
+import { type AckEvent, type DeviceStats, PROTOCOLS, type Protocol, type RefusedEvent } from './device.types';
 import { addFaultStats, emptyFaultStats, type FaultSpec, type FaultStats, hasFaults } from './faults';
 import type { SensorModelOptions } from './sensors';
-import { HttpTransport, MqttTransport, WsTransport } from './transports';
+import {
+  HttpTransport,
+  MqttTransport,
+  type RawAnswer,
+  type RawOptions,
+  type Transport,
+  WsTransport,
+} from './transports';
 import type { ReconnectOptions } from '@fieldline/contracts';
 
 export interface SimulatorOptions {

@@ -1,4 +1,4 @@
-import { type Protocol } from '../device';
+import { type Protocol } from '../device.types';
 import { makeIds, Simulator } from '../simulator';
 import { LatencyRecorder, type LatencySummary } from './latency';
 import type { ProbeReport } from './probe';
