@@ -7,6 +7,8 @@ import {
   type ReconnectOptions,
   errorsTopic,
   INGEST_PATH,
+  MQTT_BAD_CREDENTIALS,
+  readingsPath,
   STATUS_OFFLINE,
   STATUS_ONLINE,
   statusTopic,
@@ -151,8 +153,8 @@ export class MqttTransport implements Transport {
       this.scheduleReconnect(client);
     });
     client.on('error', (err: Error & { code?: string | number }) => {
-      // Connack return codes 4 (bad user name or password) and 5 (not authorized).
-      if (err.code === 4 || err.code === 5 || err.code === 134 || err.code === 135)
+      // CONNACK: bad user name or password, or not authorized (3.1.1 and 5).
+      if (typeof err.code === 'number' && MQTT_BAD_CREDENTIALS.includes(err.code))
         this.sink.error(TransportError.UNAUTHORIZED);
       else this.sink.error(client.connected ? TransportError.CONNECTION_ERROR : TransportError.CONNECT_FAILED);
     });
@@ -426,7 +428,7 @@ export class HttpTransport implements Transport {
   ) {
     this.base = new URL(options.url.replace(/^ws/i, 'http'));
     const basePath = this.base.pathname.replace(/\/+$/, '');
-    this.endpoint = new URL(`${basePath}/api/devices/${encodeURIComponent(sink.id)}/readings`, this.base);
+    this.endpoint = new URL(`${basePath}${readingsPath(sink.id)}`, this.base);
     this.headers = { 'content-type': 'application/json' };
     if (options.token) this.headers.authorization = `Bearer ${options.token}`;
     this.maxInFlight = options.maxInFlight ?? 16;

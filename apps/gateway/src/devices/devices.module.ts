@@ -18,6 +18,7 @@ import { DevicesGateway } from './devices.gateway';
 import { PresenceFile } from './presence.file';
 import { RedisPresenceSync } from './presence.redis';
 import { PresenceService } from './presence.service';
+import { errorMessage } from '@fieldline/contracts';
 
 /** Shares presence across nodes (REDIS_URL); null with one node. */
 const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
@@ -62,7 +63,7 @@ class PresenceLifecycle implements OnModuleInit, OnModuleDestroy, OnApplicationS
       this.file.save(this.presence.lastSeenTimes());
       this.saved = changes;
     } catch (err) {
-      this.log.warn(`cannot save last-seen times: ${err instanceof Error ? err.message : String(err)}`);
+      this.log.warn(`cannot save last-seen times: ${errorMessage(err)}`);
     }
   }
 }

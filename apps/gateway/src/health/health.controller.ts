@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { RestRoute } from '@fieldline/contracts';
 import { MetricsAccess, Public } from '../auth/auth.guard';
 import { OperatorAuth } from '../auth/operator-auth.service';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
@@ -35,7 +36,7 @@ export class HealthController {
   ) {}
 
   @Public()
-  @Get('health/live')
+  @Get(RestRoute.live)
   live_(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -45,7 +46,7 @@ export class HealthController {
    * `degraded` (503) while readings are spooled or the store is down but the spool has room; else `unavailable`.
    */
   @Public()
-  @Get(['health', 'health/ready'])
+  @Get([RestRoute.health, RestRoute.ready])
   async health(@Res() res: Response): Promise<void> {
     // Shutting down: not ready at once, whatever the checks say (new connections are being refused).
     if (this.readiness.draining) {
@@ -95,7 +96,7 @@ export class HealthController {
   }
 
   @MetricsAccess()
-  @Get('metrics')
+  @Get(RestRoute.metrics)
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metrics(): string {
     const s = this.pipeline.stats;

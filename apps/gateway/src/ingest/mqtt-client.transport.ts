@@ -4,12 +4,21 @@ import {
   ErrorCode,
   errorsTopic,
   FieldlineError,
+  MQTT_BAD_CREDENTIALS,
+  MQTT_UNSUPPORTED_PROTOCOL,
   type ParsedMessage,
   parseTopic,
-  SHARED_GROUP,
+  ReasonCode,
+  NODE_STATUS_FILTER,
+  NODE_TOPIC_PREFIX,
+  nodeStatusTopic,
+  parseNodeStatusTopic,
+  SHARED_STATUS_FILTER,
   SHARED_TELEMETRY_FILTER,
   STATUS_OFFLINE,
   STATUS_ONLINE,
+  errorMessage,
+  redactUrl,
 } from '@fieldline/contracts';
 import type { PresenceService } from '../devices/presence.service';
 import type { WriteBuffer } from '../storage/write-buffer';
@@ -39,10 +48,6 @@ import type { IngestPipeline } from './ingest.pipeline';
  *   offline (a shared subscription too: one node sees it, shared presence tells the others).
  */
 
-/** Retained status topic of a gateway node (also its last will). Gateways need read/write on `fieldline/nodes/#`. */
-export const nodeStatusTopic = (nodeId: string): string => `fieldline/nodes/${nodeId}/status`;
-const NODE_STATUS_FILTER = 'fieldline/nodes/+/status';
-const SHARED_STATUS_FILTER = `$share/${SHARED_GROUP}/devices/+/status`;
 /** The MQTT client id of a node. */
 export const clientIdOf = (nodeId: string): string => `fieldline-${nodeId}`;
 
@@ -136,11 +141,6 @@ class StoredAcks {
   }
 }
 
-/** MQTT CONNACK / DISCONNECT reason codes this transport acts on. */
-const UNSUPPORTED_PROTOCOL = [1, 0x84];
-const BAD_CREDENTIALS = [4, 5, 0x86, 0x87];
-const SESSION_TAKEN_OVER = 0x8e;
-
 export class MqttClientTransport {
   private client: MqttClient | null = null;
   private acks: StoredAcks | null = null;
@@ -195,7 +195,8 @@ export class MqttClientTransport {
         reject(err);
       };
       const timer = setTimeout(
-        () => fail(new Error(`MQTT_URL: no connection to ${redact(this.opts.url)} within ${timeoutMs} ms`)),
+        () =>
+          fail(new Error(`MQTT_URL: no connection to ${redactUrl(this.opts.url, 'MQTT_URL')} within ${timeoutMs} ms`)),
         timeoutMs,
       );
       this.onFirstReady = (err) => {
@@ -230,7 +231,7 @@ export class MqttClientTransport {
     client.on('connect', (connack) => this.onConnect(client, connack));
     client.on('close', () => this.onClose(client));
     client.on('disconnect', (packet) => {
-      if (packet.reasonCode === SESSION_TAKEN_OVER) {
+      if (packet.reasonCode === ReasonCode.SESSION_TAKEN_OVER) {
         this.log.warn(
           `broker: another client connected as ${this.clientId} (a peer draining this node, or a second process with NODE_ID=${o.nodeId}); reconnecting`,
         );
@@ -242,8 +243,9 @@ export class MqttClientTransport {
   private onConnect(client: MqttClient, connack: IConnackPacket): void {
     if (client !== this.client) return;
     this.attempt = 0;
-    if (!connack.sessionPresent) this.log.log(`connected to ${redact(this.opts.url)} (MQTT ${this.protocolVersion})`);
-    else this.log.log(`connected to ${redact(this.opts.url)}; resuming session ${this.clientId}`);
+    if (!connack.sessionPresent)
+      this.log.log(`connected to ${redactUrl(this.opts.url, 'MQTT_URL')} (MQTT ${this.protocolVersion})`);
+    else this.log.log(`connected to ${redactUrl(this.opts.url, 'MQTT_URL')}; resuming session ${this.clientId}`);
     client.publish(nodeStatusTopic(this.opts.nodeId), STATUS_ONLINE, { qos: 1, retain: true });
     // Subscribed on every connect: the session may have expired while the node was away.
     client.subscribe(
@@ -270,7 +272,7 @@ export class MqttClientTransport {
 
   private onError(client: MqttClient, err: Error & { code?: number }): void {
     if (client !== this.client) return;
-    if (err.code !== undefined && UNSUPPORTED_PROTOCOL.includes(err.code) && this.protocolVersion === 5) {
+    if (err.code !== undefined && MQTT_UNSUPPORTED_PROTOCOL.includes(err.code) && this.protocolVersion === 5) {
       // A 3.1.1 broker: shared subscriptions still work on Mosquitto and EMQX, without session expiry or will delay.
       this.log.warn('the broker does not speak MQTT 5; using 3.1.1');
       this.protocolVersion = 4;
@@ -278,7 +280,7 @@ export class MqttClientTransport {
       this.open();
       return;
     }
-    if (err.code !== undefined && BAD_CREDENTIALS.includes(err.code)) {
+    if (err.code !== undefined && MQTT_BAD_CREDENTIALS.includes(err.code)) {
       const msg = `MQTT_USERNAME / MQTT_PASSWORD: the broker refused this gateway's credentials (${err.message})`;
       if (this.onFirstReady) {
         this.onFirstReady(new Error(msg));
@@ -310,7 +312,7 @@ export class MqttClientTransport {
   private onMessage(client: MqttClient, acks: StoredAcks, packet: IPublishPacket, drain: boolean): Error | undefined {
     this.lastMessageAt = Date.now();
     const topic = packet.topic;
-    if (topic.startsWith('fieldline/nodes/')) {
+    if (topic.startsWith(NODE_TOPIC_PREFIX)) {
       if (!drain) this.onNodeStatus(topic, packet.payload.toString());
       return undefined;
     }
@@ -358,7 +360,7 @@ export class MqttClientTransport {
   // ------------------------------------------------------------------------------------------ taking over a session
 
   private onNodeStatus(topic: string, status: string): void {
-    const nodeId = topic.slice('fieldline/nodes/'.length, -'/status'.length);
+    const nodeId = parseNodeStatusTopic(topic) ?? '';
     if (nodeId === this.opts.nodeId || nodeId === '') return;
     this.peerStatus.set(nodeId, status);
     if (status !== STATUS_OFFLINE || this.draining.has(nodeId) || this.closing) return;
@@ -367,7 +369,7 @@ export class MqttClientTransport {
     const delay = Math.floor(Math.random() * 1000);
     const run = new Promise<void>((r) => setTimeout(r, delay))
       .then(() => (this.peerStatus.get(nodeId) === STATUS_OFFLINE && !this.closing ? this.drain(nodeId) : undefined))
-      .catch((err: unknown) => this.log.warn(`drain of ${nodeId}: ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) => this.log.warn(`drain of ${nodeId}: ${errorMessage(err)}`))
       .finally(() => this.draining.delete(nodeId));
     this.draining.set(nodeId, run);
   }
@@ -448,7 +450,8 @@ export class MqttClientTransport {
         });
       });
       client.on('disconnect', (packet) => {
-        if (packet.reasonCode === SESSION_TAKEN_OVER) finish('taken back by its node or another peer', false);
+        if (packet.reasonCode === ReasonCode.SESSION_TAKEN_OVER)
+          finish('taken back by its node or another peer', false);
       });
       client.on('close', () => finish('connection closed', false));
       client.on('error', (err) => this.log.warn(`drain of ${peer}: ${err.message}`));
@@ -494,7 +497,7 @@ export class MqttClientTransport {
         await sleep(20);
       }
     } catch (err) {
-      this.log.warn(`leaving the broker: ${err instanceof Error ? err.message : String(err)}`);
+      this.log.warn(`leaving the broker: ${errorMessage(err)}`);
     }
     if (clean) {
       await client.publishAsync(nodeStatusTopic(this.opts.nodeId), '', { qos: 1, retain: true }).catch(() => undefined);
@@ -503,7 +506,13 @@ export class MqttClientTransport {
       if (!client.connected) return resolve();
       const v5 = this.protocolVersion === 5;
       // Clean: the session is empty, end it. Otherwise: keep it and send the will, so a peer drains it.
-      const packet = clean ? (v5 ? { properties: { sessionExpiryInterval: 0 } } : {}) : v5 ? { reasonCode: 4 } : {};
+      const packet = clean
+        ? v5
+          ? { properties: { sessionExpiryInterval: 0 } }
+          : {}
+        : v5
+          ? { reasonCode: ReasonCode.DISCONNECT_WITH_WILL }
+          : {};
       client.end(false, packet, () => resolve());
     });
     if (!clean) this.log.warn('left the broker with messages not yet stored: a peer takes over the session');
@@ -525,14 +534,4 @@ export class MqttClientTransport {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'MQTT_URL';
-  }
 }

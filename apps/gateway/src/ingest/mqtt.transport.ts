@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import {
+  ConnackCode,
   type ErrorBody,
   ErrorCode,
   FieldlineError,
@@ -11,6 +12,7 @@ import {
   STATUS_OFFLINE,
   statusTopic,
   type ParsedMessage,
+  errorMessage,
 } from '@fieldline/contracts';
 import type { DeviceAuth } from '../auth/device-auth.service';
 import type { PresenceService } from '../devices/presence.service';
@@ -25,10 +27,6 @@ export const MQTT_HARD_MAX_PACKET_BYTES = LIMITS.maxMessageBytes + 4 * 1024;
 
 /** A refused publish is rewritten to this topic: no device may subscribe to it, so it goes nowhere. */
 const DROPPED_TOPIC = '$fieldline/dropped';
-
-/** CONNACK return codes (MQTT 3.1.1). */
-const IDENTIFIER_REJECTED = 2;
-const NOT_AUTHORIZED = 5;
 
 interface Logger {
   log(msg: string): void;
@@ -69,14 +67,14 @@ export class MqttBrokerTransport {
       },
       authenticate: (client, username, password, done) => {
         const refuse = (code: number): void => {
-          const err = new Error(code === NOT_AUTHORIZED ? 'not authorized' : 'identifier rejected');
+          const err = new Error(code === ConnackCode.NOT_AUTHORIZED ? 'not authorized' : 'identifier rejected');
           done(Object.assign<Error, { returnCode: number }>(err, { returnCode: code }), false);
         };
         this.authenticate(client, username, password).then(
-          (code) => (code === 0 ? done(null, true) : refuse(code)),
+          (code) => (code === ConnackCode.ACCEPTED ? done(null, true) : refuse(code)),
           (err: unknown) => {
-            this.log.warn(`mqtt authenticate failed: ${err instanceof Error ? err.message : String(err)}`);
-            refuse(NOT_AUTHORIZED);
+            this.log.warn(`mqtt authenticate failed: ${errorMessage(err)}`);
+            refuse(ConnackCode.NOT_AUTHORIZED);
           },
         );
       },
@@ -157,24 +155,28 @@ export class MqttBrokerTransport {
     username: string | undefined,
     password: Buffer | undefined,
   ): Promise<number> {
-    if (!isValidDeviceId(username) || !password) return this.refuseConnect(NOT_AUTHORIZED);
+    if (!isValidDeviceId(username) || !password) return this.refuseConnect(ConnackCode.NOT_AUTHORIZED);
     const deviceId = await this.devices.verify(password.toString('utf8'));
-    if (deviceId !== username) return this.refuseConnect(NOT_AUTHORIZED);
+    if (deviceId !== username) return this.refuseConnect(ConnackCode.NOT_AUTHORIZED);
     const will = this.willOf.get(client);
     if (will != null && will !== statusTopic(deviceId)) {
       this.log.warn(`mqtt ${deviceId}: refused a last will on ${will.slice(0, 200)}; only ${statusTopic(deviceId)}`);
-      return this.refuseConnect(NOT_AUTHORIZED);
+      return this.refuseConnect(ConnackCode.NOT_AUTHORIZED);
     }
-    if (client.id !== deviceId && !client.id.startsWith(`${deviceId}:`)) return this.refuseConnect(IDENTIFIER_REJECTED);
+    if (client.id !== deviceId && !client.id.startsWith(`${deviceId}:`))
+      return this.refuseConnect(ConnackCode.IDENTIFIER_REJECTED);
     this.deviceOf.set(client, deviceId);
     let set = this.clientsOf.get(deviceId);
     if (!set) this.clientsOf.set(deviceId, (set = new Set()));
     set.add(client);
-    return 0;
+    return ConnackCode.ACCEPTED;
   }
 
   private refuseConnect(code: number): number {
-    this.pipeline.stats.reject('mqtt', code === NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN);
+    this.pipeline.stats.reject(
+      'mqtt',
+      code === ConnackCode.NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN,
+    );
     return code;
   }
 

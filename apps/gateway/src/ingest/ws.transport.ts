@@ -9,6 +9,7 @@ import {
   isValidDeviceId,
   LIMITS,
   WsCloseCode,
+  errorMessage,
 } from '@fieldline/contracts';
 import { bearerToken } from '../auth/auth.guard';
 import type { DeviceAuth } from '../auth/device-auth.service';
@@ -122,7 +123,7 @@ export class WsIngestTransport {
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
       },
       (err: unknown) => {
-        this.log.warn(`ws ingest token check failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`);
         refuseUpgrade(socket, 503, ErrorCode.INTERNAL, 'try again later');
       },
     );
