@@ -23,6 +23,7 @@ import {
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '@fieldline/contracts';
 
 /** The services and the apt package that brings each. */
 const PACKAGES = [
@@ -90,7 +91,7 @@ export function ensureInstalled(names: ServiceName[] = ['influxdb', 'mosquitto',
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
   } catch (err) {
-    throw new ServiceError(`apt-get install ${missing.join(' ')} failed: ${(err as Error).message}`);
+    throw new ServiceError(`apt-get install ${missing.join(' ')} failed: ${errorMessage(err)}`);
   }
   const still = wanted.filter((p) => which(p.bin) === null).map((p) => p.bin);
   if (still.length) throw new ServiceError(`installed, but ${still.join(', ')} not found on PATH`);
@@ -415,7 +416,7 @@ async function cli(): Promise<void> {
 
 if (require.main === module) {
   cli().catch((err: unknown) => {
-    console.error(`test services: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`test services: ${errorMessage(err)}`);
     process.exit(1);
   });
 }

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ErrorCode } from '@fieldline/contracts';
+import { ErrorCode, errorMessage } from '@fieldline/contracts';
 import {
   FAULT_KINDS,
   type FaultSpec,
@@ -132,7 +132,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       },
     }));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(errorMessage(err));
   }
   if (values.help) return null;
   const protocol = (values.protocol ?? 'mqtt') as Protocol;
@@ -181,7 +181,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     try {
       Object.assign(config.tokens, readTokensFile(values['tokens-file']));
     } catch (err) {
-      throw new UsageError(`--tokens-file: ${(err as Error).message}`);
+      throw new UsageError(`--tokens-file: ${errorMessage(err)}`);
     }
   }
   for (const t of values.token ?? []) {
@@ -358,7 +358,7 @@ export async function main(argv: string[]): Promise<number> {
       const admin = await login(config.url, config.register.username, config.register.password);
       tokens = { ...(await provisionDevices(config.url, admin, makeIds(config.devices, config.prefix))), ...tokens };
     } catch (err) {
-      process.stderr.write(`--register: ${(err as Error).message}\n`);
+      process.stderr.write(`--register: ${errorMessage(err)}\n`);
       return 1;
     }
   }

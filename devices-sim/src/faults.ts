@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hashSeed, mulberry32 } from './sensors';
+import { errorMessage } from '@fieldline/contracts';
 
 /** Kinds of fault the simulator can inject. */
 export type FaultKind = 'drop' | 'skew' | 'ooo' | 'dup' | 'burst' | 'malformed';
@@ -82,7 +83,7 @@ export function readFaultsFile(path: string): FaultSpec {
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new FaultSpecError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new FaultSpecError(`cannot read ${path}: ${errorMessage(err)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new FaultSpecError(`${path} must hold a JSON object such as {"drop": "10s", "dup": 0.01}`);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { ErrorCode, FieldlineError } from '@fieldline/contracts';
+import { ErrorCode, FieldlineError, errorMessage } from '@fieldline/contracts';
 import { DeviceAuth } from './auth/device-auth.service';
 import { ConfigError, loadConfig } from './config/config';
 import { createGateway } from './gateway';
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       })
       .then(() => process.exit(0))
       .catch((err: unknown) => {
-        log.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+        log.error(`shutdown failed: ${errorMessage(err)}`);
         process.exit(1);
       });
   };

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { login, TEST_ADMIN_PASSWORD, testAuthEnv, waitFor } from './support';
+import { errorMessage } from '@fieldline/contracts';
 
 /** The gateway as `npm start` runs it, built by `npm test` before the suites. */
 export const GATEWAY_MAIN = resolve(__dirname, '../../../dist/apps/gateway/src/main.js');
@@ -51,7 +52,7 @@ export async function spawnBuiltGateway(dataDir: string, env: Record<string, str
     await waitFor(() => /MQTT \(embedded\) mqtt:\/\/\S+:\d+/.test(out), 'the gateway to print its URLs', 15_000);
   } catch (err) {
     kill();
-    throw new Error(`${(err as Error).message}; it printed:\n${out}`);
+    throw new Error(`${errorMessage(err)}; it printed:\n${out}`);
   }
   const httpPort = Number(/:(\d+)\/api\/devices/.exec(out)![1]);
   const mqttPort = Number(/MQTT \(embedded\) mqtt:\/\/\S+:(\d+)/.exec(out)![1]);

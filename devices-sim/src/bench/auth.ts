@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AuthPath, deviceTokenPath } from '@fieldline/contracts';
 
 /** What a target needs from credentials; baselines (bare brokers, the relay) use {@link NO_CREDENTIALS}. */
 export interface Credentials {
@@ -18,9 +19,9 @@ export const NO_CREDENTIALS: Credentials = {
 
 // The gateway's auth endpoints (operator login, device registration). Kept here, in the one place the bench handles
 // credentials, so that the harness also runs against builds that predate them.
-const LOGIN_PATH = '/api/auth/login';
-const REGISTER_PATH = '/api/devices';
-const tokenPath = (id: string): string => `/api/devices/${encodeURIComponent(id)}/token`;
+const LOGIN_PATH = AuthPath.login;
+const REGISTER_PATH = AuthPath.devices;
+const tokenPath = deviceTokenPath;
 
 /**
  * Credentials for the gateway under test, in one place. The gateway is started with a random JWT_SECRET and

@@ -5,6 +5,7 @@ import type { ProbeReport } from './probe';
 import { cpuBetween, procSnapshot, RssSampler, sleep } from './procs';
 import { MqttReceiver, OperatorPool, type Receiver } from './receivers';
 import type { Target, TargetCounters } from './targets';
+import { errorMessage } from '@fieldline/contracts';
 
 /** One load step: `devices` simulated devices sending `rate` readings/s in total for `durationS`. */
 export interface StepSpec {
@@ -115,8 +116,7 @@ export async function runStep(target: Target, spec: StepSpec, load1: () => numbe
   } catch (err) {
     const exited = target.exited();
     throw new Error(
-      `${target.label} at ${spec.rate}/s over ${spec.protocol}: ${err instanceof Error ? err.message : String(err)}` +
-        (exited ? `\n${exited}` : ''),
+      `${target.label} at ${spec.rate}/s over ${spec.protocol}: ${errorMessage(err)}` + (exited ? `\n${exited}` : ''),
     );
   }
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { errorMessage } from '@fieldline/contracts';
 
 export const SCENARIOS = ['ingest', 'fanout', 'history', 'isolation'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -145,7 +146,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
       },
     }));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(errorMessage(err));
   }
   if (values.help) return null;
   const quick = values.quick ?? false;

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Backoff, type ReconnectOptions } from '@fieldline/contracts';
+import { Backoff, readingsPath, type ReconnectOptions } from '@fieldline/contracts';
 import { outcomeOfHttp } from '../replies';
 import { type OutMessage, type Transport, TransportError, type TransportSink, waitFor } from './transport';
 
@@ -50,7 +50,7 @@ export class HttpTransport implements Transport {
   ) {
     this.base = new URL(options.url.replace(/^ws/i, 'http'));
     const basePath = this.base.pathname.replace(/\/+$/, '');
-    this.endpoint = new URL(`${basePath}/api/devices/${encodeURIComponent(sink.id)}/readings`, this.base);
+    this.endpoint = new URL(`${basePath}${readingsPath(sink.id)}`, this.base);
     this.headers = { 'content-type': 'application/json' };
     if (options.token) this.headers.authorization = `Bearer ${options.token}`;
     this.maxInFlight = options.maxInFlight ?? 16;

@@ -3,6 +3,7 @@ import {
   Backoff,
   type ReconnectOptions,
   errorsTopic,
+  MQTT_BAD_CREDENTIALS,
   STATUS_OFFLINE,
   STATUS_ONLINE,
   statusTopic,
@@ -114,8 +115,8 @@ export class MqttTransport implements Transport {
       this.scheduleReconnect(client);
     });
     client.on('error', (err: Error & { code?: string | number }) => {
-      // Connack return codes 4 (bad user name or password) and 5 (not authorized).
-      if (err.code === 4 || err.code === 5 || err.code === 134 || err.code === 135)
+      // CONNACK: bad user name or password, or not authorized (3.1.1 and 5).
+      if (typeof err.code === 'number' && MQTT_BAD_CREDENTIALS.includes(err.code))
         this.sink.error(TransportError.UNAUTHORIZED);
       else this.sink.error(client.connected ? TransportError.CONNECTION_ERROR : TransportError.CONNECT_FAILED);
     });

@@ -1,6 +1,7 @@
 export * from './auth';
 export * from './errors';
 export * from './limits';
+export * from './mqtt';
 export * from './reading';
 export * from './rest';
 export * from './socket';

@@ -1,5 +1,42 @@
 import { FieldlineError, ErrorCode } from './errors';
-import { LIMITS } from './limits';
+import { AuthPath } from './auth';
+import { LIMITS, METRIC_NAME_PATTERN } from './limits';
+
+/**
+ * Route patterns of the gateway's HTTP API as its controllers declare them (`:id` is a device id). Clients build
+ * concrete paths with {@link devicePath}, {@link readingsPath}, {@link AuthPath} and its builders.
+ */
+export const RestRoute = {
+  /** `GET` → {@link DeviceSummary}[]; `POST` (admin) registers a device. */
+  devices: AuthPath.devices,
+  /** `GET` → {@link DeviceSummary}. */
+  device: '/api/devices/:id',
+  /** `GET` → {@link HistoryResponse}; `POST` (device token) ingests → {@link IngestResponse}. */
+  readings: '/api/devices/:id/readings',
+  /** `GET` (admin): a device's registration. */
+  deviceRegistration: '/api/devices/:id/registration',
+  /** `POST` rotates (admin), `DELETE` revokes (admin) a device token. */
+  deviceToken: '/api/devices/:id/token',
+  /** `POST` operator login. */
+  login: AuthPath.login,
+  /** `GET` the operator session. */
+  me: AuthPath.me,
+  /** `GET` (admin) every registration. */
+  registrations: AuthPath.registrations,
+  /** Readiness (alias of {@link RestRoute.ready}). */
+  health: '/health',
+  /** Readiness: 200 ok, 503 degraded or unavailable. */
+  ready: '/health/ready',
+  /** Liveness. */
+  live: '/health/live',
+  /** Prometheus metrics. */
+  metrics: '/metrics',
+} as const;
+
+/** `GET` path of one device. */
+export const devicePath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}`;
+/** Path of a device's readings: `GET` history, `POST` ingest. */
+export const readingsPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/readings`;
 
 /** A device as operators see it (REST device list, `/devices` namespace). */
 export interface DeviceSummary {
@@ -160,7 +197,7 @@ export function parseHistoryParams(deviceId: string, p: HistoryParams, now: numb
       );
     }
   }
-  if (p.metric !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(p.metric)) {
+  if (p.metric !== undefined && !METRIC_NAME_PATTERN.test(p.metric)) {
     throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'metric name is invalid', { param: 'metric' });
   }
   const q: HistoryQuery = { deviceId, from, to, bucketMs, agg, maxPoints };

@@ -8,8 +8,6 @@ export const Namespace = {
   telemetry: '/telemetry',
   /** Device presence: snapshot, online, offline, updated. */
   devices: '/devices',
-  /** Alert rules firing and clearing. */
-  alerts: '/alerts',
 } as const;
 
 /** The room of one device in the `/telemetry` namespace. */
@@ -27,11 +25,6 @@ export const DevicesEvent = {
   online: 'online',
   offline: 'offline',
   updated: 'updated',
-} as const;
-
-export const AlertsEvent = {
-  raised: 'raised',
-  cleared: 'cleared',
 } as const;
 
 /**

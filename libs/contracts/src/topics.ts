@@ -17,6 +17,23 @@ export const SHARED_GROUP = 'fieldline';
 /** The shared subscription gateway nodes use on an external broker. */
 export const SHARED_TELEMETRY_FILTER = `$share/${SHARED_GROUP}/${TELEMETRY_FILTER}`;
 
+/** Filter for every device's status topic. */
+export const STATUS_FILTER = 'devices/+/status';
+/** The shared subscription gateway nodes use for device status on an external broker. */
+export const SHARED_STATUS_FILTER = `$share/${SHARED_GROUP}/${STATUS_FILTER}`;
+
+/** Prefix of the gateway nodes' own topics on an external broker. Gateways need read/write on `fieldline/nodes/#`. */
+export const NODE_TOPIC_PREFIX = 'fieldline/nodes/';
+/** Retained status topic of a gateway node (also its last will). */
+export const nodeStatusTopic = (nodeId: string): string => `${NODE_TOPIC_PREFIX}${nodeId}/status`;
+/** Filter gateway nodes subscribe to for their peers' status. */
+export const NODE_STATUS_FILTER = `${NODE_TOPIC_PREFIX}+/status`;
+/** The node id of a `fieldline/nodes/<id>/status` topic (may be empty), or null for any other topic. */
+export function parseNodeStatusTopic(topic: string): string | null {
+  if (!topic.startsWith(NODE_TOPIC_PREFIX) || !topic.endsWith('/status')) return null;
+  return topic.slice(NODE_TOPIC_PREFIX.length, -'/status'.length);
+}
+
 /** Payloads of the status topic. */
 export const STATUS_ONLINE = 'online';
 export const STATUS_OFFLINE = 'offline';

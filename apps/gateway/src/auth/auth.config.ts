@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { OPERATOR_ROLES, type OperatorRole, parseDuration } from '@fieldline/contracts';
+import { OPERATOR_ROLES, type OperatorRole, parseDuration, errorMessage } from '@fieldline/contracts';
 import { ConfigError } from '../config/config';
 import { parsePasswordHash } from './password';
 
@@ -93,7 +93,7 @@ export function loadAuthConfig(env: Env): AuthConfig {
     try {
       text = readFileSync(env.USERS_FILE, 'utf8');
     } catch (err) {
-      throw new ConfigError('USERS_FILE', `cannot read ${env.USERS_FILE}: ${(err as Error).message}`);
+      throw new ConfigError('USERS_FILE', `cannot read ${env.USERS_FILE}: ${errorMessage(err)}`);
     }
     operators.push(...parseUsers(text, 'USERS_FILE', /\r?\n/));
   }

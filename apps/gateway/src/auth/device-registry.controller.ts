@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FieldlineError,
   isValidDeviceId,
+  RestRoute,
 } from '@fieldline/contracts';
 import { AdminOnly } from './auth.guard';
 import { DeviceAuth } from './device-auth.service';
@@ -20,31 +21,31 @@ function checkId(id: string): string {
 export class DeviceRegistryController {
   constructor(private readonly devices: DeviceAuth) {}
 
-  @Post('api/devices')
+  @Post(RestRoute.devices)
   register(@Body() body: unknown): Promise<DeviceTokenResponse> {
     const b = (typeof body === 'object' && body !== null ? body : {}) as { deviceId?: unknown; name?: unknown };
     return this.devices.register(b.deviceId, b.name);
   }
 
-  @Get('api/auth/devices')
+  @Get(RestRoute.registrations)
   list(): Promise<DeviceRegistration[]> {
     return this.devices.list();
   }
 
-  @Get('api/devices/:id/registration')
+  @Get(RestRoute.deviceRegistration)
   get(@Param('id') id: string): Promise<DeviceRegistration> {
     return this.devices.get(checkId(id));
   }
 
   /** Rotation: a new token; the old one stops working and the device's open connections are closed. */
-  @Post('api/devices/:id/token')
+  @Post(RestRoute.deviceToken)
   @HttpCode(200)
   rotate(@Param('id') id: string): Promise<DeviceTokenResponse> {
     return this.devices.rotate(checkId(id));
   }
 
   /** Revocation: the device has no valid token until rotated; its open connections are closed. */
-  @Delete('api/devices/:id/token')
+  @Delete(RestRoute.deviceToken)
   revoke(@Param('id') id: string): Promise<DeviceRegistration> {
     return this.devices.revoke(checkId(id));
   }

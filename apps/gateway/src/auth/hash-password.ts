@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import { MIN_PASSWORD_LENGTH } from './auth.config';
 import { hashPassword } from './password';
+import { errorMessage } from '@fieldline/contracts';
 
 async function readPassword(): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -36,7 +37,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import express, { type RequestHandler } from 'express';
-import { LIMITS } from '@fieldline/contracts';
+import { LIMITS, RestRoute } from '@fieldline/contracts';
 import { sendHttpError } from './error.filter';
 
 /** Ingest routes take the raw bytes, so the ingest pipeline is the one place that parses a reading. */
-export const INGEST_ROUTE = '/api/devices/:id/readings';
+export const INGEST_ROUTE = RestRoute.readings;
 
 function answered(parser: RequestHandler): RequestHandler {
   // body-parser errors happen before Nest's routing; answer them here in the common error shape.

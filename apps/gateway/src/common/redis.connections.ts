@@ -1,4 +1,5 @@
 import { createClient, type RedisClientType } from 'redis';
+import { errorMessage, redactUrl } from '@fieldline/contracts';
 
 interface Logger {
   warn(msg: string): void;
@@ -58,7 +59,7 @@ export class RedisConnections {
           // never connected: nothing to release
         }
       }
-      throw new Error(`REDIS_URL: cannot connect to ${redact(url)}: ${(err as Error).message}`);
+      throw new Error(`REDIS_URL: cannot connect to ${redactUrl(url, 'REDIS_URL')}: ${errorMessage(err)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -78,15 +79,5 @@ export class RedisConnections {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([this.pub.close(), this.sub.close()]);
-  }
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'REDIS_URL';
   }
 }

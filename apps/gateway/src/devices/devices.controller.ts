@@ -7,31 +7,32 @@ import {
   type HistoryResponse,
   isValidDeviceId,
   parseHistoryParams,
+  RestRoute,
 } from '@fieldline/contracts';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
 import { PresenceService } from './presence.service';
 
 /** Device list and history. History is aggregated in the store, never in the gateway. */
-@Controller('api/devices')
+@Controller()
 export class DevicesController {
   constructor(
     private readonly presence: PresenceService,
     @Inject(TELEMETRY_STORE) private readonly store: TelemetryStore,
   ) {}
 
-  @Get()
+  @Get(RestRoute.devices)
   list(): DeviceSummary[] {
     return this.presence.list();
   }
 
-  @Get(':id')
+  @Get(RestRoute.device)
   get(@Param('id') id: string): DeviceSummary {
     const device = isValidDeviceId(id) ? this.presence.get(id) : undefined;
     if (!device) throw new FieldlineError(ErrorCode.NOT_FOUND, `no device "${id}"`);
     return device;
   }
 
-  @Get(':id/readings')
+  @Get(RestRoute.readings)
   async history(@Param('id') id: string, @Query() params: HistoryParams): Promise<HistoryResponse> {
     if (!isValidDeviceId(id)) throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'invalid device id');
     const query = parseHistoryParams(id, params, Date.now());

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { errorMessage } from '@fieldline/contracts';
 
 interface Logger {
   warn(msg: string): void;
@@ -37,7 +38,7 @@ export class PresenceFile {
       for (const [id, t] of Object.entries(content.lastSeen ?? {})) if (Number.isFinite(t)) out.set(id, t);
       return out;
     } catch (err) {
-      this.log.warn(`ignoring ${this.path} (${err instanceof Error ? err.message : String(err)})`);
+      this.log.warn(`ignoring ${this.path} (${errorMessage(err)})`);
       return new Map();
     }
   }

@@ -1,6 +1,13 @@
 import { Controller, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ErrorCode, FieldlineError, type IngestResponse, isValidDeviceId } from '@fieldline/contracts';
+import {
+  ErrorCode,
+  FieldlineError,
+  type IngestResponse,
+  isValidDeviceId,
+  errorMessage,
+  RestRoute,
+} from '@fieldline/contracts';
 import { Public } from '../auth/auth.guard';
 import { authenticatedDevice } from '../auth/http.middleware';
 import { sendHttpError } from '../common/error.filter';
@@ -10,12 +17,12 @@ import { IngestPipeline } from './ingest.pipeline';
  * HTTP ingest: `POST /api/devices/:id/readings` with one reading or `{ readings: [...] }`. The device token was
  * checked before the body was read (auth/http.middleware.ts); no operator token is involved.
  */
-@Controller('api/devices')
+@Controller()
 export class HttpIngestController {
   constructor(private readonly pipeline: IngestPipeline) {}
 
   @Public()
-  @Post(':id/readings')
+  @Post(RestRoute.readings)
   async ingest(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     try {
       if (!isValidDeviceId(id))
@@ -37,7 +44,7 @@ export class HttpIngestController {
       await this.pipeline.durable().catch((err: unknown) => {
         throw new FieldlineError(ErrorCode.STORE_UNAVAILABLE, 'the readings could not be stored; retry later', {
           retryAfterMs: 1000,
-          cause: err instanceof Error ? err.message : String(err),
+          cause: errorMessage(err),
         });
       });
       res.status(202).json(answer);

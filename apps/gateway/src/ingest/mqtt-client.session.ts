@@ -1,11 +1,16 @@
 import type { IClientOptions } from 'mqtt';
-import { SHARED_GROUP, SHARED_TELEMETRY_FILTER } from '@fieldline/contracts';
+import {
+  MQTT_BAD_CREDENTIALS,
+  MQTT_UNSUPPORTED_PROTOCOL,
+  NODE_STATUS_FILTER,
+  NODE_TOPIC_PREFIX,
+  ReasonCode,
+  SHARED_STATUS_FILTER,
+  SHARED_TELEMETRY_FILTER,
+} from '@fieldline/contracts';
 
-/** Retained status topic of a gateway node (also its last will). Gateways need read/write on `fieldline/nodes/#`. */
-export const nodeStatusTopic = (nodeId: string): string => `fieldline/nodes/${nodeId}/status`;
-export const NODE_STATUS_PREFIX = 'fieldline/nodes/';
-export const NODE_STATUS_FILTER = 'fieldline/nodes/+/status';
-export const SHARED_STATUS_FILTER = `$share/${SHARED_GROUP}/devices/+/status`;
+export { nodeStatusTopic } from '@fieldline/contracts';
+export const NODE_STATUS_PREFIX = NODE_TOPIC_PREFIX;
 /** Every subscription of a node's session (a drained peer's session is unsubscribed from the same). */
 export const NODE_SUBSCRIPTIONS = [SHARED_TELEMETRY_FILTER, SHARED_STATUS_FILTER, NODE_STATUS_FILTER];
 /** The MQTT client id of a node. */
@@ -17,9 +22,9 @@ export const WILL_DELAY_S = 5;
 const RECEIVE_MAXIMUM = 65_535;
 
 /** MQTT CONNACK / DISCONNECT reason codes the broker client acts on. */
-export const UNSUPPORTED_PROTOCOL = [1, 0x84];
-export const BAD_CREDENTIALS = [4, 5, 0x86, 0x87];
-export const SESSION_TAKEN_OVER = 0x8e;
+export const UNSUPPORTED_PROTOCOL = MQTT_UNSUPPORTED_PROTOCOL;
+export const BAD_CREDENTIALS = MQTT_BAD_CREDENTIALS;
+export const SESSION_TAKEN_OVER = ReasonCode.SESSION_TAKEN_OVER;
 
 export interface MqttClientOptions {
   url: string;

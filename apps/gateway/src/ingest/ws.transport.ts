@@ -12,6 +12,7 @@ import {
   LIMITS,
   type SendOutcome,
   WsCloseCode,
+  errorMessage,
 } from '@fieldline/contracts';
 import { bearerToken } from '../auth/bearer-token';
 import type { DeviceAuth } from '../auth/device-auth.service';
@@ -149,7 +150,7 @@ export class WsIngestTransport implements DeviceTransport {
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
       },
       (err: unknown) => {
-        this.log.warn(`ws ingest token check failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`);
         refuseUpgrade(socket, 503, ErrorCode.INTERNAL, 'try again later');
       },
     );

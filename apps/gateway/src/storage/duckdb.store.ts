@@ -4,6 +4,7 @@ import { BIGINT, DuckDBInstance, VARCHAR } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { HistoryQuery, HistoryResponse, HistorySeries, Reading } from '@fieldline/contracts';
 import { PermanentStoreError, type StoredDevice, type TelemetryStore } from './store';
+import { errorMessage } from '@fieldline/contracts';
 
 const DAY_MS = 86_400_000;
 const YIELD_EVERY_ROWS = 4096;
@@ -135,7 +136,7 @@ export class DuckDbStore implements TelemetryStore {
     } catch (err) {
       await c.run('ROLLBACK').catch(() => undefined);
       // Data DuckDB can never take (a value out of range): retrying would block the queue behind it for good.
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       if (/^(Conversion|Invalid Input|Out of Range) Error/.test(message)) throw new PermanentStoreError(message);
       throw err;
     }

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { InfluxDB } from 'influx';
 import type { HistoryQuery, HistoryResponse, HistorySeries, Reading } from '@fieldline/contracts';
 import { PermanentStoreError, type StoredDevice, type TelemetryStore } from './store';
+import { errorMessage } from '@fieldline/contracts';
 
 /*
  * Layout (InfluxDB 1.x), documented for Grafana users in docs/production.md:
@@ -163,7 +164,7 @@ export class InfluxStore implements TelemetryStore {
       names = await this.influx.getDatabaseNames();
     } catch (err) {
       const { protocol, host, port } = this.target;
-      throw new Error(`INFLUX_URL: cannot reach InfluxDB at ${protocol}://${host}:${port}: ${(err as Error).message}`);
+      throw new Error(`INFLUX_URL: cannot reach InfluxDB at ${protocol}://${host}:${port}: ${errorMessage(err)}`);
     }
     if (!names.includes(db)) {
       // Created with our policy as its default (and no `autogen`), so Grafana finds the data without naming the RP.

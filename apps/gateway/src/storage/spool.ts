@@ -14,6 +14,7 @@ import {
 import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reading } from '@fieldline/contracts';
+import { errorMessage } from '@fieldline/contracts';
 
 /*
  * The spool: an append-only journal of accepted readings under DATA_DIR/spool, so that a reading a device was told
@@ -386,7 +387,7 @@ export class Spool {
       try {
         unlinkSync(seg.path);
       } catch (err) {
-        this.opts.log?.warn(`spool: cannot delete ${seg.path}: ${(err as Error).message}`);
+        this.opts.log?.warn(`spool: cannot delete ${seg.path}: ${errorMessage(err)}`);
       }
     }
   }

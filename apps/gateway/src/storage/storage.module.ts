@@ -16,6 +16,7 @@ import { TELEMETRY_STORE, type TelemetryStore } from './store';
 import { Spool } from './spool';
 import { registerStorageMetrics } from './storage.metrics';
 import { WriteBuffer } from './write-buffer';
+import { errorMessage } from '@fieldline/contracts';
 
 /** Flushes the write buffer before the store closes, in that order. */
 @Injectable()
@@ -30,7 +31,7 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
       await this.buffer.close();
     } catch (err) {
       // The store stayed down past the close deadline: say what was lost rather than hang the shutdown.
-      new Logger('Storage').error(err instanceof Error ? err.message : String(err));
+      new Logger('Storage').error(errorMessage(err));
     }
   }
 

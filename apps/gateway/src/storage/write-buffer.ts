@@ -2,6 +2,7 @@ import type { Reading } from '@fieldline/contracts';
 import type { DeadLetter } from './dead-letter';
 import type { Spool, SpoolStats } from './spool';
 import { PermanentStoreError, type TelemetryStore } from './store';
+import { errorMessage } from '@fieldline/contracts';
 
 /** Tuning of the {@link WriteBuffer}. */
 export interface WriteBufferOptions {
@@ -509,5 +510,5 @@ function positive(name: string, value: number, allowZero = false): number {
 }
 
 function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -5,6 +5,7 @@
  * a warning that says why.
  */
 import { startTestServices, type TestServices } from '../../../../scripts/test-services';
+import { errorMessage } from '@fieldline/contracts';
 
 declare global {
   var __FIELDLINE_SERVICES__: TestServices | undefined;
@@ -22,7 +23,7 @@ export default async function globalSetup(): Promise<void> {
     process.env.FIELDLINE_TEST_SERVICES_MS = String(services.startMs);
     delete process.env.FIELDLINE_TEST_SERVICES_SKIP;
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     if (ci) throw new Error(`service suites need InfluxDB, Mosquitto and Redis: ${reason}`);
     console.warn(`\n!! service suites SKIPPED: ${reason}\n`);
     process.env.FIELDLINE_TEST_SERVICES_SKIP = reason;

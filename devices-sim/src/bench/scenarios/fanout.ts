@@ -6,6 +6,7 @@ import { cpuBetween, procSnapshot, sleep } from '../procs';
 import { OperatorPool } from '../receivers';
 import { startGateway, startRelay, type Target } from '../targets';
 import type { BenchContext } from './context';
+import { errorMessage } from '@fieldline/contracts';
 
 /** One socket count on one target. */
 export interface FanoutLevel {
@@ -150,7 +151,7 @@ export async function fanoutScenario(o: BenchOptions, ctx: BenchContext): Promis
         );
       }
     } catch (err) {
-      run.error = err instanceof Error ? err.message : String(err);
+      run.error = errorMessage(err);
       ctx.log(`fan-out: ${kind} failed: ${run.error}`);
     } finally {
       await pool?.close();

@@ -7,6 +7,7 @@ import {
   type HistoryResponse,
   Namespace,
   type Reading,
+  readingsPath,
   type SubscribeAck,
   TelemetryEvent,
 } from '@fieldline/contracts';
@@ -181,7 +182,7 @@ export async function historyScenario(o: BenchOptions, ctx: BenchContext): Promi
           maxPoints: '1000',
         });
         if (metric) q.set('metric', metric);
-        const res = await fetch(`${url}/api/devices/${BIG}/readings?${q.toString()}`, { headers });
+        const res = await fetch(`${url}${readingsPath(BIG)}?${q.toString()}`, { headers });
         if (!res.ok) throw new Error(`history query: HTTP ${res.status} ${await res.text()}`);
         return (await res.json()) as HistoryResponse;
       };

@@ -3,6 +3,7 @@ import type { BenchOptions } from '../options';
 import { sleep } from '../procs';
 import { mosquittoAvailable, startAedes, startGateway, startMosquitto, startRelay, type Target } from '../targets';
 import type { BenchContext } from './context';
+import { errorMessage } from '@fieldline/contracts';
 
 /** One line of the ingest ladder: a target over one protocol. */
 export interface IngestRun {
@@ -112,7 +113,7 @@ export async function ingestScenario(o: BenchOptions, ctx: BenchContext): Promis
           step = await runStep(r.t, spec(r.protocol, rate, io.stepS), ctx.load1);
         } catch (err) {
           // Keep what was measured: this run stops, the others go on.
-          r.error = err instanceof Error ? err.message : String(err);
+          r.error = errorMessage(err);
           r.stopped = true;
           ctx.log(`ingest: ${r.id} at ${rate}/s FAILED: ${r.error}`);
           continue;
@@ -147,7 +148,7 @@ export async function ingestScenario(o: BenchOptions, ctx: BenchContext): Promis
         sustain = await runStep(gw, spec('mqtt', rate, io.sustainS), ctx.load1);
         ctx.log(`ingest: sustain ${sustain.sustained ? 'ok' : 'NOT SUSTAINED: ' + sustain.why.join('; ')}`);
       } catch (err) {
-        sustainError = err instanceof Error ? err.message : String(err);
+        sustainError = errorMessage(err);
         ctx.log(`ingest: sustain FAILED: ${sustainError}`);
       }
     }

@@ -2,6 +2,7 @@ import { HttpClient, HttpParams } from '@angular/common/http';
 import { inject, Injectable } from '@angular/core';
 import { firstValueFrom } from 'rxjs';
 import type { Aggregation, HistoryResponse } from '@fieldline/contracts';
+import { readingsPath } from '@fieldline/contracts/rest';
 
 /** A history request: the server aggregates to at most `maxPoints` buckets (`bucket=auto`) unless told otherwise. */
 export interface HistoryRequest {
@@ -30,8 +31,6 @@ export class HistoryApi {
       .set('agg', request.agg ?? 'mean')
       .set('maxPoints', Math.round(request.maxPoints));
     if (request.metric !== undefined) params = params.set('metric', request.metric);
-    return firstValueFrom(
-      this.http.get<HistoryResponse>(`/api/devices/${encodeURIComponent(deviceId)}/readings`, { params }),
-    );
+    return firstValueFrom(this.http.get<HistoryResponse>(readingsPath(deviceId), { params }));
   };
 }

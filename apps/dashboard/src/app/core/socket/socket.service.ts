@@ -18,6 +18,7 @@ import type {
   SubscribeRequest,
   UnsubscribeRequest,
 } from '@fieldline/contracts';
+import { ErrorCode } from '@fieldline/contracts/errors';
 import { AUTH_EXPIRED_EVENT, DevicesEvent, Namespace, TelemetryEvent } from '@fieldline/contracts/socket';
 import { AuthService } from '../auth/auth.service';
 import { GATEWAY_URL, IO_MANAGER_FACTORY, type IoSocket } from './io';
@@ -267,7 +268,7 @@ export class SocketService {
 
   private connectError(socket: IoSocket, err: Error & { data?: Partial<ErrorBody> }): void {
     // The gateway refused the token we sent (expired, revoked user, new secret): sign in again.
-    if (err.data?.code === 'UNAUTHORIZED' && this.handshakeToken !== null) {
+    if (err.data?.code === ErrorCode.UNAUTHORIZED && this.handshakeToken !== null) {
       this.auth.signOut('expired');
       return;
     }
