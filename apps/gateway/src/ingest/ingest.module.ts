@@ -12,6 +12,7 @@ import { WriteBuffer } from '../storage/write-buffer';
 import { HttpIngestController } from './http-ingest.controller';
 import { IngestPipeline } from './ingest.pipeline';
 import { IngestStats } from './ingest.stats';
+import { LineProtocolController } from './line-protocol.controller';
 import { MqttClientTransport } from './mqtt-client.transport';
 import { MqttBrokerTransport } from './mqtt.transport';
 import { WsHeartbeat } from './ws.heartbeat';
@@ -38,7 +39,7 @@ class IngestLifecycle implements OnModuleDestroy {
 
 @Module({
   imports: [StorageModule, LiveModule, DevicesModule],
-  controllers: [HttpIngestController],
+  controllers: [HttpIngestController, LineProtocolController],
   providers: [
     { provide: IngestStats, useFactory: () => new IngestStats() },
     {
