@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type AuthConfig, loadAuthConfig } from '../auth/auth.config';
+import { type LineProtocolConfig, loadLineProtocolConfig } from './line-protocol.config';
 
 /** The gateway's configuration, read once from the environment and validated (see README). */
 export interface GatewayConfig {
@@ -52,6 +53,8 @@ export interface GatewayConfig {
   deviceRate: number;
   /** Per-device token bucket size: readings a device may send at once after being quiet. */
   deviceBurst: number;
+  /** InfluxDB line-protocol ingest (`/write`, `/api/v2/write`): the device tag and the bridge tokens. */
+  lineProtocol: LineProtocolConfig;
 }
 
 /** A configuration value that stops the gateway at start; the message names the variable. */
@@ -204,6 +207,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     auth: loadAuthConfig(env),
     deviceRate: num(env, 'DEVICE_RATE', 100, 0, 1_000_000),
     deviceBurst: int(env, 'DEVICE_BURST', 1000, 1, 10_000_000),
+    lineProtocol: loadLineProtocolConfig(env),
     logLevel,
   };
 }

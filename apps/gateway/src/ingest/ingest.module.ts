@@ -18,6 +18,7 @@ import { HttpIngestTransport } from './http-ingest.transport';
 import { registerIngestMetrics } from './ingest.metrics';
 import { IngestPipeline } from './ingest.pipeline';
 import { IngestStats } from './ingest.stats';
+import { LineProtocolController } from './line-protocol.controller';
 import { MqttClientTransport } from './mqtt-client.transport';
 import { MqttBrokerTransport } from './mqtt.transport';
 import { WsHeartbeat } from './ws.heartbeat';
@@ -29,7 +30,7 @@ import { WsIngestTransport } from './ws.transport';
  */
 @Module({
   imports: [StorageModule, LiveModule, DevicesModule],
-  controllers: [HttpIngestController],
+  controllers: [HttpIngestController, LineProtocolController],
   providers: [
     {
       provide: IngestPipeline,

@@ -34,6 +34,47 @@ const DROPPED_TOPIC = '$fieldline/dropped';
 /** CONNACK return codes (MQTT 3.1.1). */
 const IDENTIFIER_REJECTED = 2;
 const NOT_AUTHORIZED = 5;
+const CONNACK_TEXT: Record<number, string> = {
+  [IDENTIFIER_REJECTED]: 'identifier rejected',
+  [NOT_AUTHORIZED]: 'not authorized',
+};
+
+/** Longest client id accepted (MQTT allows 65535 bytes; no real client needs more than a few dozen characters). */
+export const MAX_CLIENT_ID_LENGTH = 256;
+
+/**
+ * The id aedes keys a device's session by: the device id has no `/`, so this is one-to-one and no client id chosen by
+ * one device can name another device's session.
+ */
+export const scopedClientId = (deviceId: string, clientId: string): string => `${deviceId}/${clientId}`;
+
+/** A string from the wire, bounded and escaped for one log line. */
+const quote = (s: string): string => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+
+/** Allows `max` log lines per `windowMs`; the first line of the next window says how many were left out. */
+class LogBudget {
+  private left: number;
+  private until = 0;
+  private skipped = 0;
+  constructor(
+    private readonly log: Logger,
+    private readonly max = 10,
+    private readonly windowMs = 10_000,
+  ) {
+    this.left = max;
+  }
+  take(now = Date.now()): boolean {
+    if (now >= this.until) {
+      if (this.skipped > 0) this.log.warn(`mqtt: ${this.skipped} more refused CONNECTs not logged`);
+      this.until = now + this.windowMs;
+      this.left = this.max;
+      this.skipped = 0;
+    }
+    if (this.left > 0) return this.left-- > 0;
+    this.skipped++;
+    return false;
+  }
+}
 
 interface Logger {
   log(msg: string): void;
@@ -56,6 +97,7 @@ export class MqttBrokerTransport implements DeviceTransport {
   /** Will topics seen in CONNECT (preConnect), checked in authenticate. */
   private readonly willOf = new WeakMap<Client, string | null>();
   private unlisten: (() => void) | null = null;
+  private readonly refusalLog: LogBudget;
 
   constructor(
     private readonly pipeline: IngestPipeline,
@@ -63,7 +105,9 @@ export class MqttBrokerTransport implements DeviceTransport {
     private readonly log: Logger,
     private readonly devices: DeviceAuth,
     private readonly listenOn: { port: number; host: string },
-  ) {}
+  ) {
+    this.refusalLog = new LogBudget(log);
+  }
 
   /** The port the broker listens on (known once started; `listenOn.port` 0 picks a free one). */
   get port(): number {
@@ -186,24 +230,40 @@ export class MqttBrokerTransport implements DeviceTransport {
   }
 
   /**
-   * CONNECT: user name = device id, password = the device's token; the client id must be the device id (or
-   * `<device id>:<suffix>`, so that one device cannot take over another's session), and a last will may only go to
-   * the device's own status topic. Returns the CONNACK return code.
+   * CONNECT: user name = device id, password = the device's token, any client id (standard clients make one up);
+   * a last will may only go to the device's own status topic. aedes keys sessions, takeover and persistent
+   * subscriptions by `client.id`, so the id is scoped to the device here (`<device id>/<client id>`, before aedes
+   * looks the session up): two devices that pick the same client id never meet. Returns the CONNACK return code.
    */
   private async authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
   ): Promise<number> {
-    if (!isValidDeviceId(username) || !password) return this.refuseConnect(NOT_AUTHORIZED);
+    if (!isValidDeviceId(username))
+      return this.refuseConnect(
+        NOT_AUTHORIZED,
+        client,
+        username === undefined ? 'no user name (the device id)' : `user name ${quote(username)} is not a device id`,
+      );
+    if (!password) return this.refuseConnect(NOT_AUTHORIZED, client, `device ${username}: no password (its token)`);
     const deviceId = await this.devices.verify(password.toString('utf8'));
-    if (deviceId !== username) return this.refuseConnect(NOT_AUTHORIZED);
+    if (deviceId !== username)
+      return this.refuseConnect(NOT_AUTHORIZED, client, `device ${username}: the password is not its token`);
     const will = this.willOf.get(client);
-    if (will != null && will !== statusTopic(deviceId)) {
-      this.log.warn(`mqtt ${deviceId}: refused a last will on ${will.slice(0, 200)}; only ${statusTopic(deviceId)}`);
-      return this.refuseConnect(NOT_AUTHORIZED);
-    }
-    if (client.id !== deviceId && !client.id.startsWith(`${deviceId}:`)) return this.refuseConnect(IDENTIFIER_REJECTED);
+    if (will != null && will !== statusTopic(deviceId))
+      return this.refuseConnect(
+        NOT_AUTHORIZED,
+        client,
+        `device ${deviceId}: a last will on ${quote(will)}; only ${statusTopic(deviceId)}`,
+      );
+    if (client.id.length > MAX_CLIENT_ID_LENGTH)
+      return this.refuseConnect(
+        IDENTIFIER_REJECTED,
+        client,
+        `device ${deviceId}: client id of ${client.id.length} characters (at most ${MAX_CLIENT_ID_LENGTH})`,
+      );
+    client.id = scopedClientId(deviceId, client.id);
     this.deviceOf.set(client, deviceId);
     let set = this.clientsOf.get(deviceId);
     if (!set) this.clientsOf.set(deviceId, (set = new Set()));
@@ -211,8 +271,11 @@ export class MqttBrokerTransport implements DeviceTransport {
     return 0;
   }
 
-  private refuseConnect(code: number): number {
+  private refuseConnect(code: number, client: Client, why: string): number {
     this.pipeline.refuse('mqtt', code === NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN);
+    // A device retrying with a bad token must not flood the log: a few lines per window, then a count.
+    if (this.refusalLog.take())
+      this.log.warn(`mqtt CONNECT refused (${code} ${CONNACK_TEXT[code]}), client id ${quote(client.id)}: ${why}`);
     return code;
   }
 
