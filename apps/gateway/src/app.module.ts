@@ -4,10 +4,12 @@ import type { GatewayConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DevicesModule } from './devices/devices.module';
+import { ExportModule } from './export/export.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { LiveModule } from './live/live.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OpenApiModule } from './openapi/openapi.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
@@ -24,6 +26,8 @@ export class AppModule {
         LiveModule,
         IngestModule,
         HealthModule,
+        ExportModule,
+        OpenApiModule,
         DashboardModule,
       ],
     };

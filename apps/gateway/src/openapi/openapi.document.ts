@@ -1,0 +1,491 @@
+import { z } from 'zod';
+import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS } from '@fieldline/contracts';
+import { HISTORY_QUERY, type SchemaName, SCHEMAS } from './openapi.schemas';
+
+type Json = Record<string, unknown>;
+type Method = 'get' | 'post' | 'delete' | 'put' | 'patch' | 'head';
+type Security = 'operator' | 'admin' | 'device' | 'metrics' | 'influx' | 'public';
+
+/** One documented operation. `errors` lists every error code the route can answer; statuses come from contracts. */
+interface Op {
+  method: Method;
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  security: Security;
+  params?: Json[];
+  body?: { schema: SchemaName | Json; contentType?: string; description?: string };
+  ok: Record<string, { description: string; content?: Record<string, Json>; headers?: Json }>;
+  errors?: ErrorCode[];
+  /** Routes whose errors follow InfluxDB's `{error}` shape rather than `{code, message}`. */
+  influxErrors?: number[];
+}
+
+const ref = (name: SchemaName): Json => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Json): Record<string, Json> => ({ 'application/json': { schema } });
+const idParam: Json = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+};
+const historyParams = (): Json[] =>
+  HISTORY_QUERY.map((p) => ({
+    name: p.name,
+    in: 'query',
+    required: false,
+    schema: p.schema,
+    description: p.description,
+  }));
+
+const AUTH_ERRORS = [ErrorCode.UNAUTHORIZED];
+const ADMIN_ERRORS = [ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN];
+const READING_ERRORS = [
+  ErrorCode.MALFORMED_JSON,
+  ErrorCode.INVALID_MESSAGE,
+  ErrorCode.INVALID_READING,
+  ErrorCode.INVALID_DEVICE_ID,
+  ErrorCode.DEVICE_ID_MISMATCH,
+  ErrorCode.INVALID_TIMESTAMP,
+  ErrorCode.INVALID_SEQ,
+  ErrorCode.NO_METRICS,
+  ErrorCode.INVALID_METRIC_NAME,
+  ErrorCode.INVALID_METRIC_VALUE,
+  ErrorCode.TOO_MANY_METRICS,
+  ErrorCode.INVALID_TAGS,
+  ErrorCode.BATCH_TOO_LARGE,
+  ErrorCode.EMPTY_BATCH,
+  ErrorCode.MESSAGE_TOO_LARGE,
+];
+const lineProtocolParams = (v2: boolean): Json[] =>
+  (v2
+    ? [
+        ['org', 'accepted and ignored'],
+        ['bucket', 'accepted and ignored'],
+      ]
+    : [
+        ['db', 'accepted and ignored'],
+        ['rp', 'accepted and ignored'],
+        ['u', 'device id or bridge name (v1 query auth)'],
+        ['p', 'device or bridge token (v1 query auth)'],
+      ]
+  )
+    .map(([name, description]): Json => ({
+      name,
+      in: 'query',
+      required: false,
+      schema: { type: 'string' },
+      description,
+    }))
+    .concat([
+      {
+        name: 'precision',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', enum: v2 ? ['ns', 'us', 'ms', 's'] : ['ns', 'u', 'ms', 's', 'm', 'h'] },
+        description: 'timestamp precision (default ns)',
+      },
+    ]);
+const lineProtocolWrite = (path: string, v2: boolean): Op => ({
+  method: 'post',
+  path,
+  tag: 'line protocol',
+  summary: `InfluxDB ${v2 ? '2.x' : '1.x'} line-protocol write (Telegraf outputs.influxdb${v2 ? '_v2' : ''})`,
+  description:
+    'Measurement and field become the metric name (`<measurement>.<field>`), tags stay tags; the device comes from ' +
+    'a configurable tag (default `device_id`). Integers, floats and booleans are taken, strings refused. ' +
+    '`Content-Encoding: gzip` is accepted. Good lines are kept when a bad one is refused (400 names it).',
+  security: 'influx',
+  params: lineProtocolParams(v2),
+  body: { schema: { type: 'string' }, contentType: 'text/plain', description: 'line protocol, one point per line' },
+  ok: { '204': { description: 'every line stored (durable)' } },
+  influxErrors: [400, 401, 403, 413, 429, 503],
+});
+
+/** Every route of the gateway. The Nest routes are checked against this list by `openapi.e2e-spec.ts`. */
+export const OPERATIONS: readonly Op[] = [
+  {
+    method: 'post',
+    path: AuthPath.login,
+    tag: 'auth',
+    summary: 'Operator login',
+    security: 'public',
+    body: { schema: 'LoginRequest' },
+    ok: { '200': { description: 'a bearer token', content: json(ref('LoginResponse')) } },
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED],
+  },
+  {
+    method: 'get',
+    path: AuthPath.me,
+    tag: 'auth',
+    summary: 'Who the bearer token belongs to',
+    security: 'operator',
+    ok: { '200': { description: 'the session', content: json(ref('OperatorSession')) } },
+    errors: AUTH_ERRORS,
+  },
+  {
+    method: 'get',
+    path: AuthPath.registrations,
+    tag: 'device registry',
+    summary: 'Every registered device, without tokens (admin)',
+    security: 'admin',
+    ok: { '200': { description: 'registrations', content: json({ type: 'array', items: ref('DeviceRegistration') }) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.devices,
+    tag: 'device registry',
+    summary: 'Register a device and issue its token (admin)',
+    security: 'admin',
+    body: { schema: 'RegisterDeviceRequest' },
+    ok: {
+      '201': { description: 'registered; the token is shown this once', content: json(ref('DeviceTokenResponse')) },
+    },
+    errors: [
+      ...ADMIN_ERRORS,
+      ErrorCode.INVALID_DEVICE_ID,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.CONFLICT,
+    ],
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/registration',
+    tag: 'device registry',
+    summary: "A device's registration (admin)",
+    security: 'admin',
+    params: [idParam],
+    ok: { '200': { description: 'the registration', content: json(ref('DeviceRegistration')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'post',
+    path: '/api/devices/{id}/token',
+    tag: 'device registry',
+    summary: "Rotate a device's token (admin); its open connections are closed",
+    security: 'admin',
+    params: [idParam],
+    ok: { '200': { description: 'the new token, shown this once', content: json(ref('DeviceTokenResponse')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'delete',
+    path: '/api/devices/{id}/token',
+    tag: 'device registry',
+    summary: "Revoke a device's token (admin); its open connections are closed",
+    security: 'admin',
+    params: [idParam],
+    ok: { '200': { description: 'the registration, without token', content: json(ref('DeviceRegistration')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'get',
+    path: '/api/devices',
+    tag: 'devices',
+    summary: 'Every known device with presence and latest values',
+    security: 'operator',
+    ok: { '200': { description: 'devices', content: json({ type: 'array', items: ref('DeviceSummary') }) } },
+    errors: AUTH_ERRORS,
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}',
+    tag: 'devices',
+    summary: 'One device',
+    security: 'operator',
+    params: [idParam],
+    ok: { '200': { description: 'the device', content: json(ref('DeviceSummary')) } },
+    errors: [...AUTH_ERRORS, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/readings',
+    tag: 'devices',
+    summary: 'History, aggregated in the store (or raw, at most maxPoints per series)',
+    security: 'operator',
+    params: [idParam, ...historyParams()],
+    ok: { '200': { description: 'history per metric', content: json(ref('HistoryResponse')) } },
+    errors: [...AUTH_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_REQUEST, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/export',
+    tag: 'devices',
+    summary: 'History as a CSV or NDJSON file, raw (default) or aggregated, streamed',
+    description:
+      'Same parameters as the history route, but `bucket` defaults to `raw` and raw exports are not cut at ' +
+      'maxPoints. The format is `format=` or else the `Accept` header (`text/csv`, `application/x-ndjson`); CSV ' +
+      'by default. See docs/export.md for the columns.',
+    security: 'operator',
+    params: [
+      idParam,
+      ...historyParams(),
+      { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['csv', 'ndjson'] } },
+    ],
+    ok: {
+      '200': {
+        description: 'the file (Content-Disposition: attachment)',
+        headers: { 'Content-Disposition': { schema: { type: 'string' } } },
+        content: {
+          'text/csv': { schema: { type: 'string' } },
+          'application/x-ndjson': { schema: { type: 'string' } },
+        },
+      },
+    },
+    errors: [
+      ...AUTH_ERRORS,
+      ErrorCode.INVALID_DEVICE_ID,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.NOT_FOUND,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
+  },
+  {
+    method: 'post',
+    path: '/api/devices/{id}/readings',
+    tag: 'ingest',
+    summary: 'Send one reading or a batch `{readings: [...]}` (device token)',
+    description: `At most ${LIMITS.maxBatch} readings and ${LIMITS.maxMessageBytes} bytes. 202 once the readings are durable.`,
+    security: 'device',
+    params: [idParam],
+    body: { schema: 'Message' },
+    ok: {
+      '202': { description: 'accepted (some may be refused, listed in errors)', content: json(ref('IngestResponse')) },
+    },
+    errors: [
+      ...READING_ERRORS,
+      ErrorCode.UNAUTHORIZED,
+      ErrorCode.FORBIDDEN,
+      ErrorCode.RATE_LIMITED,
+      ErrorCode.STORE_UNAVAILABLE,
+      ErrorCode.SHUTTING_DOWN,
+    ],
+  },
+  {
+    method: 'get',
+    path: INGEST_PATH,
+    tag: 'ingest',
+    summary: 'WebSocket ingest (upgrade)',
+    description:
+      'Upgrade to a WebSocket with the device token (`Authorization: Bearer`). Each text frame is a Message; ' +
+      'each is answered `{type:"ack", seq, accepted, errors?}` or `{type:"error", seq, code, message}`. Close ' +
+      'codes: 1008 policy (auth), 1009 too big, 1001 going away.',
+    security: 'device',
+    params: [{ name: 'Upgrade', in: 'header', required: true, schema: { type: 'string', const: 'websocket' } }],
+    ok: { '101': { description: 'switching protocols' } },
+    errors: [
+      ...READING_ERRORS,
+      ErrorCode.UNAUTHORIZED,
+      ErrorCode.FORBIDDEN,
+      ErrorCode.RATE_LIMITED,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
+  },
+  {
+    method: 'get',
+    path: '/health',
+    tag: 'operations',
+    summary: 'Readiness (alias /health/ready): 200 ok, else 503 degraded, unavailable or draining',
+    security: 'public',
+    ok: { '200': { description: 'ready', content: json(ref('Health')) } },
+  },
+  {
+    method: 'get',
+    path: '/health/ready',
+    tag: 'operations',
+    summary: 'Readiness (same as /health)',
+    security: 'public',
+    ok: { '200': { description: 'ready', content: json(ref('Health')) } },
+  },
+  {
+    method: 'get',
+    path: '/health/live',
+    tag: 'operations',
+    summary: 'Liveness',
+    security: 'public',
+    ok: { '200': { description: 'alive', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) } },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    tag: 'operations',
+    summary: 'Prometheus metrics (open unless METRICS_TOKEN is set)',
+    security: 'metrics',
+    ok: {
+      '200': { description: 'exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+    },
+    errors: AUTH_ERRORS,
+  },
+  lineProtocolWrite('/write', false),
+  lineProtocolWrite('/api/v2/write', true),
+  {
+    method: 'get',
+    path: '/ping',
+    tag: 'line protocol',
+    summary: 'InfluxDB ping (Telegraf and client libraries check it)',
+    security: 'public',
+    ok: { '204': { description: 'up' } },
+  },
+  {
+    method: 'head',
+    path: '/ping',
+    tag: 'line protocol',
+    summary: 'InfluxDB ping, HEAD form',
+    security: 'public',
+    ok: { '204': { description: 'up' } },
+  },
+  {
+    method: 'get',
+    path: '/query',
+    tag: 'line protocol',
+    summary: 'InfluxDB 1.x query stub, GET form (SHOW DATABASES and the like answer an empty result)',
+    security: 'influx',
+    params: [{ name: 'q', in: 'query', required: false, schema: { type: 'string' } }],
+    ok: { '200': { description: 'InfluxDB result envelope', content: json({ type: 'object' }) } },
+    influxErrors: [400, 401],
+  },
+  {
+    method: 'post',
+    path: '/query',
+    tag: 'line protocol',
+    summary: 'InfluxDB 1.x query stub: answers CREATE DATABASE (Telegraf sends it) and nothing else',
+    security: 'influx',
+    params: [{ name: 'q', in: 'query', required: false, schema: { type: 'string' } }],
+    ok: { '200': { description: 'InfluxDB result envelope', content: json({ type: 'object' }) } },
+    influxErrors: [400, 401],
+  },
+  {
+    method: 'get',
+    path: '/api/openapi.json',
+    tag: 'operations',
+    summary: 'This document',
+    security: 'public',
+    ok: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/docs',
+    tag: 'operations',
+    summary: 'Interactive documentation of this document',
+    security: 'public',
+    ok: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+  },
+];
+
+const SECURITY: Record<Security, Json[]> = {
+  public: [],
+  operator: [{ operatorJwt: [] }],
+  admin: [{ operatorJwt: [] }],
+  device: [{ deviceToken: [] }],
+  metrics: [{}, { metricsToken: [] }, { operatorJwt: [] }],
+  influx: [{ deviceToken: [] }, { influxToken: [] }, { influxBasic: [] }],
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'invalid request',
+  401: 'missing or bad credentials',
+  403: 'not allowed',
+  404: 'not found',
+  409: 'conflict',
+  413: 'too large',
+  429: 'rate limited (Retry-After)',
+  500: 'internal error',
+  503: 'unavailable (Retry-After)',
+};
+
+/** JSON Schema 2020-12 of a zod schema, without `$schema` (the document's dialect is declared once). */
+function toSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
+  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
+  delete out.$schema;
+  return out;
+}
+
+function operation(op: Op): Json {
+  const responses: Json = { ...op.ok };
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of op.errors ?? []) {
+    const s = HTTP_STATUS_OF[code];
+    byStatus.set(s, [...(byStatus.get(s) ?? []), code]);
+  }
+  if (op.security === 'public' && op.errors === undefined) byStatus.set(500, [ErrorCode.INTERNAL]);
+  else byStatus.set(500, [...(byStatus.get(500) ?? []), ErrorCode.INTERNAL]);
+  for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    const headers = status === 429 || status === 503 ? { 'Retry-After': { schema: { type: 'integer' } } } : undefined;
+    responses[String(status)] = {
+      description: `${STATUS_TEXT[status] ?? 'error'}: ${codes.join(', ')}`,
+      ...(headers ? { headers } : {}),
+      content: json({ allOf: [ref('ErrorBody'), { properties: { code: { enum: codes } } }] }),
+    };
+  }
+  for (const status of op.influxErrors ?? []) {
+    responses[String(status)] = { description: STATUS_TEXT[status] ?? 'error', content: json(ref('InfluxError')) };
+  }
+  const out: Json = {
+    operationId: `${op.method}${op.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c?: string) => (c ? c.toUpperCase() : ''))}`,
+    tags: [op.tag],
+    summary: op.summary,
+    security: SECURITY[op.security],
+    responses,
+  };
+  if (op.description) out.description = op.description;
+  if (op.params) out.parameters = op.params;
+  if (op.body) {
+    out.requestBody = {
+      required: true,
+      ...(op.body.description ? { description: op.body.description } : {}),
+      content: {
+        [op.body.contentType ?? 'application/json']: {
+          schema: typeof op.body.schema === 'string' ? ref(op.body.schema) : op.body.schema,
+        },
+      },
+    };
+  }
+  if (op.errors) out['x-error-codes'] = op.errors;
+  return out;
+}
+
+/** The OpenAPI 3.1 document of the gateway, built from contracts' zod schemas and {@link OPERATIONS}. */
+export function buildOpenApiDocument(version = '1.0.0'): Json {
+  const paths: Record<string, Json> = {};
+  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op);
+  const schemas: Json = {};
+  for (const [name, schema] of Object.entries(SCHEMAS)) {
+    schemas[name] = toSchema(
+      schema,
+      name === 'ReadingInput' || name === 'Message' || name.endsWith('Request') ? 'input' : 'output',
+    );
+  }
+  (schemas.ErrorCode as Json)['x-http-status'] = HTTP_STATUS_OF;
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'Fieldline gateway',
+      version,
+      description:
+        'REST, WebSocket and InfluxDB line-protocol interface of the Fieldline IoT telemetry gateway. Every error ' +
+        'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
+        'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
+    },
+    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations'].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        operatorJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'from POST /api/auth/login' },
+        deviceToken: { type: 'http', scheme: 'bearer', description: "the device's own token" },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when set' },
+        influxToken: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: '`Token <device or bridge token>` (InfluxDB 2.x style)',
+        },
+        influxBasic: { type: 'http', scheme: 'basic', description: 'user = device id or bridge, password = token' },
+      },
+    },
+  };
+}

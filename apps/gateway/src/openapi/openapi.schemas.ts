@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import {
+  AGGREGATIONS,
+  DEVICE_ID_PATTERN,
+  ErrorCode,
+  LIMITS,
+  MAX_DEVICE_TOKEN_LENGTH,
+  METRIC_NAME_PATTERN,
+  MessageSchema,
+  OPERATOR_ROLES,
+  ReadingInputSchema,
+} from '@fieldline/contracts';
+
+/**
+ * Schemas of the documented bodies. Request bodies of readings are the very zod schemas the gateway validates with
+ * (contracts' `ReadingInputSchema`, `MessageSchema`); answers are typed by contracts' interfaces, described here
+ * in zod once so that `z.toJSONSchema` emits them in the same dialect (JSON Schema 2020-12, OpenAPI 3.1's).
+ */
+const deviceId = z.string().regex(DEVICE_ID_PATTERN).describe('1–64 characters of A-Z a-z 0-9 _ . -');
+const epochMs = z.number().int().describe('epoch milliseconds');
+const role = z.enum(OPERATOR_ROLES);
+
+const ErrorCodeSchema = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
+
+const HistoryPoint = z.object({
+  ts: epochMs,
+  value: z.number().describe('the chosen aggregation (raw: the value)'),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  count: z.number().optional(),
+});
+
+const DeviceRegistration = z.object({
+  deviceId,
+  name: z.string().max(128).optional(),
+  createdAt: epochMs,
+  tokenIssuedAt: epochMs.nullable().describe('null when the token was revoked'),
+});
+
+/** Components: schema name → zod schema. */
+export const SCHEMAS = {
+  ErrorCode: ErrorCodeSchema,
+  ErrorBody: z.object({
+    code: ErrorCodeSchema,
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+  ReadingInput: ReadingInputSchema,
+  Message: MessageSchema,
+  ReadingError: z.object({
+    index: z.number().int(),
+    seq: z.number().int().optional(),
+    code: ErrorCodeSchema,
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+  IngestResponse: z.object({
+    accepted: z.number().int(),
+    rejected: z.number().int(),
+    errors: z.array(
+      z.object({ index: z.number().int(), seq: z.number().int().optional(), code: z.string(), message: z.string() }),
+    ),
+  }),
+  DeviceSummary: z.object({
+    deviceId,
+    online: z.boolean(),
+    lastSeen: epochMs.nullable(),
+    latestTs: epochMs.nullable(),
+    latest: z.record(z.string(), z.number()),
+    metrics: z.array(z.string()),
+  }),
+  HistoryResponse: z.object({
+    deviceId,
+    from: epochMs,
+    to: epochMs,
+    bucketMs: z.number().int().nullable().describe('bucket width in ms, null for raw points'),
+    agg: z.enum(AGGREGATIONS),
+    series: z.array(z.object({ metric: z.string(), points: z.array(HistoryPoint) })),
+    truncated: z.boolean().describe('raw points were cut at maxPoints'),
+  }),
+  LoginRequest: z.object({ username: z.string(), password: z.string() }),
+  LoginResponse: z.object({
+    accessToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    expiresIn: z.number().int().describe('seconds'),
+    username: z.string(),
+    role,
+  }),
+  OperatorSession: z.object({ username: z.string(), role, expiresAt: epochMs }),
+  RegisterDeviceRequest: z.object({ deviceId, name: z.string().max(128).optional() }),
+  DeviceRegistration,
+  DeviceTokenResponse: DeviceRegistration.extend({
+    token: z.string().max(MAX_DEVICE_TOKEN_LENGTH).describe('shown this one time only'),
+  }),
+  Health: z.object({
+    status: z.enum(['ok', 'degraded', 'unavailable', 'draining']),
+    checks: z.record(z.string(), z.boolean()).optional(),
+    store: z.string().optional(),
+    buffer: z.record(z.string(), z.unknown()).optional(),
+    spool: z.record(z.string(), z.unknown()).nullable().optional(),
+    drainingSinceMs: z.number().optional(),
+  }),
+  ExportBucketLine: z.object({
+    ts: epochMs,
+    metrics: z.record(
+      z.string(),
+      z.object({
+        value: z.number(),
+        min: z.number().optional(),
+        max: z.number().optional(),
+        count: z.number().optional(),
+      }),
+    ),
+  }),
+  InfluxError: z.object({ error: z.string() }).describe('InfluxDB-shaped error of the line-protocol routes'),
+} as const;
+
+/** Name of a component schema. */
+export type SchemaName = keyof typeof SCHEMAS;
+
+/** Query parameters shared by history and export, with their JSON Schemas. */
+export const HISTORY_QUERY = [
+  {
+    name: 'metric',
+    schema: { type: 'string', pattern: METRIC_NAME_PATTERN.source },
+    description: 'one metric (default all)',
+  },
+  { name: 'from', schema: { type: 'string' }, description: 'epoch ms or ISO-8601 (default: to − 1 h)' },
+  { name: 'to', schema: { type: 'string' }, description: 'epoch ms or ISO-8601, exclusive (default: now)' },
+  {
+    name: 'bucket',
+    schema: { type: 'string', pattern: '^(auto|raw|\\d{1,6}(ms|s|m|h|d|w))$' },
+    description: 'auto, raw or a duration such as 10s, 5m, 1h, 1d',
+  },
+  {
+    name: 'agg',
+    schema: { type: 'string', enum: [...AGGREGATIONS] },
+    description: 'aggregation per bucket (default mean)',
+  },
+  {
+    name: 'maxPoints',
+    schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxHistoryPoints },
+    description: 'points per series (default 1000)',
+  },
+  { name: 'tz', schema: { type: 'string' }, description: 'IANA time zone for buckets of a day or longer' },
+] as const;
