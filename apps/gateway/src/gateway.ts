@@ -47,7 +47,7 @@ export interface RunningGateway {
  * Nest builds the parts; this wires the HTTP server (adapters, middleware, routes); lifecycle.ts starts the rest.
  */
 export async function createGateway(config: GatewayConfig): Promise<RunningGateway> {
-  configureLogging({ format: 'text', level: config.logLevel });
+  configureLogging({ format: config.logFormat, level: config.logLevel });
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
   const readiness = app.get(Readiness);
   const operatorSecurity = socketSecurity(app.get(OperatorAuth), config.corsOrigins);

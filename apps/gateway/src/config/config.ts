@@ -47,6 +47,8 @@ export interface GatewayConfig {
   presenceTickMs: number;
   corsOrigins: string[];
   logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** `text` (readable, the default) or `json` (one JSON object a line, for log shippers). */
+  logFormat: 'text' | 'json';
   /** Operator login, JWT and /metrics access. */
   auth: AuthConfig;
   /** Per-device rate limit, readings per second (token bucket refill); 0 turns the limit off. */
@@ -159,6 +161,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const mqttPassword = env.MQTT_PASSWORD && env.MQTT_PASSWORD !== '' ? env.MQTT_PASSWORD : null;
   if (mqttPassword !== null && mqttUsername === null)
     throw new ConfigError('MQTT_USERNAME', 'MQTT_PASSWORD is set without MQTT_USERNAME');
+  const logFormat = (env.LOG_FORMAT?.trim() || 'text') as GatewayConfig['logFormat'];
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw new ConfigError('LOG_FORMAT', `must be text or json, got "${env.LOG_FORMAT}"`);
   const logLevel = (env.LOG_LEVEL ?? 'log') as GatewayConfig['logLevel'];
   if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
     throw new ConfigError('LOG_LEVEL', 'must be error, warn, log or debug');
@@ -209,6 +214,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     deviceBurst: int(env, 'DEVICE_BURST', 1000, 1, 10_000_000),
     lineProtocol: loadLineProtocolConfig(env),
     logLevel,
+    logFormat,
   };
 }
 

@@ -132,7 +132,7 @@ export class LineProtocolController {
       if (timingSafeEqual(hash, Buffer.from(b.tokenSha256, 'hex')))
         return { kind: 'bridge', name: b.name, allows: (id) => bridgeAllows(b, id) };
     }
-    this.pipeline.stats.reject('http', ErrorCode.UNAUTHORIZED);
+    this.pipeline.refuse('http', ErrorCode.UNAUTHORIZED);
     throw new LineHttpError(401, 'authorization failed: unknown token', ErrorCode.UNAUTHORIZED);
   }
 }
@@ -222,6 +222,6 @@ function answerError(res: Response, err: unknown): void {
     res.status(status).json({ error: err.message, code: err.code });
     return;
   }
-  Logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err), 'LineProtocol');
+  Logger.error(err instanceof Error ? (err.stack ?? err.message) : errorMessage(err), 'LineProtocol');
   res.status(500).json({ error: 'internal error', code: ErrorCode.INTERNAL });
 }
