@@ -23,7 +23,7 @@ import {
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorMessage } from '@fieldline/contracts';
+import { errorMessage } from '../libs/contracts/src/runtime';
 
 /** The services and the apt package that brings each. */
 const PACKAGES = [

@@ -5,7 +5,7 @@
  * a warning that says why.
  */
 import { startTestServices, type TestServices } from '../../../../scripts/test-services';
-import { errorMessage } from '@fieldline/contracts';
+import { errorMessage } from '../../../../libs/contracts/src/runtime';
 
 declare global {
   var __FIELDLINE_SERVICES__: TestServices | undefined;
