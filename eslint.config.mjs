@@ -2,6 +2,49 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Which gateway module may import which (docs/architecture.md). A folder not listed under another's "may import" is
+ * forbidden to it, so a new reach-in or cycle fails the lint.
+ */
+const GATEWAY_MODULES = {
+  config: ['auth'],
+  common: ['auth', 'config'],
+  metrics: ['auth'],
+  auth: ['common', 'config', 'metrics'],
+  storage: ['common', 'config', 'metrics'],
+  live: ['common', 'config', 'metrics', 'storage'],
+  devices: ['common', 'config', 'metrics', 'storage'],
+  ingest: ['auth', 'common', 'config', 'devices', 'live', 'metrics', 'storage'],
+  health: ['auth', 'common', 'ingest', 'storage'],
+  export: ['auth', 'common', 'config', 'devices', 'storage'],
+  openapi: ['auth', 'common', 'config'],
+  dashboard: [],
+};
+const moduleBoundaries = Object.entries(GATEWAY_MODULES).map(([name, allowed]) => ({
+  files: [`apps/gateway/src/${name}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: [
+              ...Object.keys(GATEWAY_MODULES)
+                .filter((other) => other !== name && !allowed.includes(other))
+                .map((other) => `../${other}/*`),
+              '../gateway',
+              '../lifecycle',
+              '../main',
+              '../app.module',
+            ],
+            message: `apps/gateway/src/${name} may import only ${allowed.join(', ') || 'no other module'} (docs/architecture.md)`,
+          },
+        ],
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/.angular/**'] },
   eslint.configs.recommended,
@@ -31,5 +74,25 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
     },
+  },
+  ...moduleBoundaries,
+  {
+    // Contracts are shared by everything and import no framework; the simulator speaks only the public protocols.
+    files: ['libs/contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['mqtt', 'ws', 'socket.io', 'socket.io-client', 'aedes'],
+          patterns: [{ group: ['**/apps/**', '**/devices-sim/**', '@nestjs/*', '@angular/*'] }],
+        },
+      ],
+    },
+  },
+  {
+    // Its own tests may boot a gateway in-process; the simulator itself may not import one.
+    files: ['devices-sim/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/gateway/**'] }] }] },
   },
 );
