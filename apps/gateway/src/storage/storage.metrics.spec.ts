@@ -68,14 +68,14 @@ describe('registerStorageMetrics', () => {
     for (const [name, type, help, value] of expected) {
       expect(text).toContain(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`);
     }
-    // The age is read again at render time: at least what the stats said a moment before, in seconds.
+    // The age is read again at render time (the oldest segment may have been trimmed meanwhile): seconds, small.
     const age =
       /# HELP fieldline_spool_oldest_age_seconds Age of the oldest spool segment\.\n# TYPE fieldline_spool_oldest_age_seconds gauge\nfieldline_spool_oldest_age_seconds ([\d.e-]+)\n/.exec(
         text,
       );
     expect(age).not.toBeNull();
-    expect(Number(age![1])).toBeGreaterThanOrEqual(s.oldestAgeMs / 1000);
-    expect(Number(age![1])).toBeLessThan(s.oldestAgeMs / 1000 + 5);
+    expect(Number(age![1])).toBeGreaterThanOrEqual(0);
+    expect(Number(age![1])).toBeLessThan(5);
     expect(s.groups).toBeGreaterThan(0);
     await buffer.close();
   });
