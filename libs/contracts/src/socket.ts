@@ -59,11 +59,13 @@ export interface ReadingsPayload {
 /** Events the server sends on `/telemetry`. */
 export interface TelemetryServerEvents {
   readings: (payload: ReadingsPayload) => void;
+  [AUTH_EXPIRED_EVENT]: (error: ErrorBody) => void;
 }
 /** Events clients send on `/telemetry`. */
 export interface TelemetryClientEvents {
   subscribe: (req: SubscribeRequest, ack: (res: SubscribeAck) => void) => void;
-  unsubscribe: (req: UnsubscribeRequest, ack: (res: UnsubscribeAck) => void) => void;
+  /** The ack is optional: a client leaving a room need not wait for the answer. */
+  unsubscribe: (req: UnsubscribeRequest, ack?: (res: UnsubscribeAck) => void) => void;
 }
 
 /** Events the server sends on `/devices`. `updated` carries every device that changed since the last tick. */
@@ -72,6 +74,7 @@ export interface DevicesServerEvents {
   online: (device: DeviceSummary) => void;
   offline: (device: DeviceSummary) => void;
   updated: (devices: DeviceSummary[]) => void;
+  [AUTH_EXPIRED_EVENT]: (error: ErrorBody) => void;
 }
 /** `/devices` takes no client events. */
 export type DevicesClientEvents = Record<string, never>;

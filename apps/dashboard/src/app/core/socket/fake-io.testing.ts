@@ -1,4 +1,4 @@
-import type { IoManager, IoSocket } from './io';
+import type { IoManager, NamespaceSockets } from './io';
 
 type Listener = (...args: never[]) => void;
 
@@ -10,8 +10,11 @@ interface Emitted {
   answered?: boolean;
 }
 
-/** A socket.io-client socket without a network: the spec plays the server. */
-export class FakeSocket implements IoSocket {
+/**
+ * A socket.io-client socket without a network: the spec plays the server. Untyped by design (the spec sends any
+ * event, valid or not); {@link FakeManager} hands it out as the namespace's typed socket.
+ */
+export class FakeSocket {
   connected = false;
   active = false;
   readonly emitted: Emitted[] = [];
@@ -106,10 +109,13 @@ export class FakeManager implements IoManager {
     return this;
   }
 
-  socket(namespace: string, options: { auth: (cb: (data: object) => void) => void }): FakeSocket {
+  socket<N extends keyof NamespaceSockets>(
+    namespace: N,
+    options: { auth: (cb: (data: object) => void) => void },
+  ): NamespaceSockets[N] {
     const s = new FakeSocket(namespace, options.auth);
     this.sockets.set(namespace, s);
-    return s;
+    return s as unknown as NamespaceSockets[N];
   }
 
   fire(event: string, attempt = 0): void {

@@ -1,23 +1,39 @@
 import { InjectionToken } from '@angular/core';
-import { Manager } from 'socket.io-client';
+import { Manager, type Socket } from 'socket.io-client';
+import type {
+  DevicesClientEvents,
+  DevicesServerEvents,
+  Namespace,
+  TelemetryClientEvents,
+  TelemetryServerEvents,
+} from '@fieldline/contracts/socket';
 
-/** The part of a socket.io-client `Socket` the socket service uses (a fake stands in for it in specs). */
-export interface IoSocket {
-  readonly connected: boolean;
-  /** True while the socket will (re)connect on its own. */
-  readonly active: boolean;
-  on(event: string, listener: (...args: never[]) => void): unknown;
-  emit(event: string, payload: unknown): unknown;
-  timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<unknown> };
-  connect(): unknown;
-  disconnect(): unknown;
+/**
+ * The part of a socket.io-client `Socket` the socket service uses, typed by the contracts' event maps (a fake stands
+ * in for it in specs). `active` is true while the socket will (re)connect on its own.
+ */
+export type IoSocket<ServerEvents extends object, ClientEvents extends object> = Pick<
+  Socket<ServerEvents, ClientEvents>,
+  'connected' | 'active' | 'on' | 'emit' | 'timeout' | 'connect' | 'disconnect'
+>;
+/** A socket on `/telemetry`. */
+export type TelemetrySocket = IoSocket<TelemetryServerEvents, TelemetryClientEvents>;
+/** A socket on `/devices`. */
+export type DevicesSocket = IoSocket<DevicesServerEvents, DevicesClientEvents>;
+/** The socket type of each namespace. */
+export interface NamespaceSockets {
+  [Namespace.telemetry]: TelemetrySocket;
+  [Namespace.devices]: DevicesSocket;
 }
 
 /** The part of a socket.io-client `Manager` (one engine.io connection shared by every namespace) the service uses. */
 export interface IoManager {
   /** `reconnect_attempt` (with the attempt number) and `reconnect_failed`. */
   on(event: 'reconnect_attempt' | 'reconnect_failed', listener: (attempt: number) => void): unknown;
-  socket(namespace: string, options: { auth: (cb: (data: object) => void) => void }): IoSocket;
+  socket<N extends keyof NamespaceSockets>(
+    namespace: N,
+    options: { auth: (cb: (data: object) => void) => void },
+  ): NamespaceSockets[N];
 }
 
 /** Builds the connection to the gateway at `url` (same origin in production). */
@@ -47,6 +63,7 @@ function createIoManager(url: string): IoManager {
   });
   return {
     on: (event, listener) => manager.on(event, listener),
+    // A manager's socket has socket.io's default (any) event maps: it takes the namespace's contract types as is.
     socket: (namespace, options) => manager.socket(namespace, options),
   };
 }

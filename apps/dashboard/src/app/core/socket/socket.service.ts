@@ -21,7 +21,7 @@ import type {
 import { ErrorCode } from '@fieldline/contracts/errors';
 import { AUTH_EXPIRED_EVENT, DevicesEvent, Namespace, TelemetryEvent } from '@fieldline/contracts/socket';
 import { AuthService } from '../auth/auth.service';
-import { GATEWAY_URL, IO_MANAGER_FACTORY, type IoSocket } from './io';
+import { type DevicesSocket, GATEWAY_URL, IO_MANAGER_FACTORY, type TelemetrySocket } from './io';
 import { readingKey, RecentKeys } from './recent-keys';
 
 /** The connection to the gateway as operators see it (the banner). */
@@ -81,8 +81,8 @@ const byId = (a: DeviceSummary, b: DeviceSummary): number => a.deviceId.localeCo
 export class SocketService {
   private readonly auth = inject(AuthService);
   private readonly manager = inject(IO_MANAGER_FACTORY)(inject(GATEWAY_URL));
-  private readonly telemetry: IoSocket;
-  private readonly presence: IoSocket;
+  private readonly telemetry: TelemetrySocket;
+  private readonly presence: DevicesSocket;
   private readonly watchers = new Map<string, Set<Watcher>>();
 
   private readonly telemetryUp = signal(false);
@@ -242,7 +242,7 @@ export class SocketService {
     }
   }
 
-  private disconnected(socket: IoSocket, up: WritableSignal<boolean>, reason: string): void {
+  private disconnected(socket: TelemetrySocket | DevicesSocket, up: WritableSignal<boolean>, reason: string): void {
     up.set(false);
     if (this.everConnected() && this.lostAt() === null) {
       this.lostAt.set(Date.now());
@@ -266,7 +266,7 @@ export class SocketService {
     }
   }
 
-  private connectError(socket: IoSocket, err: Error & { data?: Partial<ErrorBody> }): void {
+  private connectError(socket: TelemetrySocket | DevicesSocket, err: Error & { data?: Partial<ErrorBody> }): void {
     // The gateway refused the token we sent (expired, revoked user, new secret): sign in again.
     if (err.data?.code === ErrorCode.UNAUTHORIZED && this.handshakeToken !== null) {
       this.auth.signOut('expired');
@@ -329,7 +329,8 @@ export class SocketService {
       .timeout(ACK_TIMEOUT_MS)
       .emitWithAck(TelemetryEvent.subscribe, request)
       .then(
-        (ack) => this.onAck(w, attempt, since, ack as SubscribeAck),
+        // socket.io-client 4.8 types `timeout().emitWithAck` as any (the timeout adds an error argument to the ack).
+        (ack: SubscribeAck) => this.onAck(w, attempt, since, ack),
         () => this.retryLater(w, attempt),
       );
   }
