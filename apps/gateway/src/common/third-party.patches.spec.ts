@@ -14,7 +14,7 @@ describe('third-party patches', () => {
     const good = connect(url, { reconnectPeriod: 0 });
     const bad = connect(url, { reconnectPeriod: 0 });
     await Promise.all([good, bad].map((c) => new Promise((r) => c.once('connect', r))));
-    const badClosed = new Promise((r) => bad.once('close', r));
+    const badClosed = new Promise<void>((r) => bad.once('close', () => r()));
     bad.publish('t/x', Buffer.alloc(4096));
     await badClosed;
     const got = new Promise<string>((r) => good.once('message', (_t, p) => r(p.toString())));
