@@ -3,7 +3,12 @@ import type { DeviceTransport } from './device-transport';
 
 /** The device transports of this node, in start-up order (MQTT first: it is the one devices use most). */
 export class DeviceTransports {
-  constructor(readonly all: readonly DeviceTransport[]) {}
+  /** WebSocket and HTTP first: they know their connections; the external broker cannot tell. */
+  private readonly sendOrder: readonly DeviceTransport[];
+
+  constructor(readonly all: readonly DeviceTransport[]) {
+    this.sendOrder = [...all.filter((t) => t.kind !== 'mqtt'), ...all.filter((t) => t.kind === 'mqtt')];
+  }
 
   /** Every transport taking connections. */
   get ready(): boolean {
@@ -17,9 +22,5 @@ export class DeviceTransports {
   async send(deviceId: string, message: DeviceMessage): Promise<SendOutcome> {
     for (const t of this.sendOrder) if ((await t.send(deviceId, message)) === 'sent') return 'sent';
     return 'offline';
-  }
-
-  private get sendOrder(): DeviceTransport[] {
-    return [...this.all.filter((t) => t.kind !== 'mqtt'), ...this.all.filter((t) => t.kind === 'mqtt')];
   }
 }

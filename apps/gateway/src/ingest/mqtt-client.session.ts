@@ -1,16 +1,7 @@
 import type { IClientOptions } from 'mqtt';
-import {
-  MQTT_BAD_CREDENTIALS,
-  MQTT_UNSUPPORTED_PROTOCOL,
-  NODE_STATUS_FILTER,
-  NODE_TOPIC_PREFIX,
-  ReasonCode,
-  SHARED_STATUS_FILTER,
-  SHARED_TELEMETRY_FILTER,
-} from '@fieldline/contracts';
+import { NODE_STATUS_FILTER, SHARED_STATUS_FILTER, SHARED_TELEMETRY_FILTER } from '@fieldline/contracts';
 
 export { nodeStatusTopic } from '@fieldline/contracts';
-export const NODE_STATUS_PREFIX = NODE_TOPIC_PREFIX;
 /** Every subscription of a node's session (a drained peer's session is unsubscribed from the same). */
 export const NODE_SUBSCRIPTIONS = [SHARED_TELEMETRY_FILTER, SHARED_STATUS_FILTER, NODE_STATUS_FILTER];
 /** The MQTT client id of a node. */
@@ -20,11 +11,6 @@ export const clientIdOf = (nodeId: string): string => `fieldline-${nodeId}`;
 export const WILL_DELAY_S = 5;
 /** Unacknowledged messages the broker may send before waiting for PUBACKs (MQTT 5 Receive Maximum). */
 const RECEIVE_MAXIMUM = 65_535;
-
-/** MQTT CONNACK / DISCONNECT reason codes the broker client acts on. */
-export const UNSUPPORTED_PROTOCOL = MQTT_UNSUPPORTED_PROTOCOL;
-export const BAD_CREDENTIALS = MQTT_BAD_CREDENTIALS;
-export const SESSION_TAKEN_OVER = ReasonCode.SESSION_TAKEN_OVER;
 
 export interface MqttClientOptions {
   url: string;

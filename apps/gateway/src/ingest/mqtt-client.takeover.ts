@@ -1,15 +1,13 @@
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
-import { errorMessage, STATUS_OFFLINE, STATUS_ONLINE } from '@fieldline/contracts';
+import { errorMessage, parseNodeStatusTopic, ReasonCode, STATUS_OFFLINE, STATUS_ONLINE } from '@fieldline/contracts';
 import type { Logger } from '../common/logger';
 import type { IngestPipeline } from './ingest.pipeline';
 import { StoredAcks } from './mqtt-client.acks';
 import {
   clientIdOf,
   type MqttClientOptions,
-  NODE_STATUS_PREFIX,
   NODE_SUBSCRIPTIONS,
   nodeStatusTopic,
-  SESSION_TAKEN_OVER,
   sessionOptions,
 } from './mqtt-client.session';
 
@@ -50,7 +48,7 @@ export class PeerTakeover {
 
   /** A retained node status seen on the node's own subscription. */
   onNodeStatus(topic: string, status: string): void {
-    const nodeId = topic.slice(NODE_STATUS_PREFIX.length, -'/status'.length);
+    const nodeId = parseNodeStatusTopic(topic) ?? '';
     if (nodeId === this.host.opts.nodeId || nodeId === '') return;
     this.peerStatus.set(nodeId, status);
     if (status !== STATUS_OFFLINE || this.draining.has(nodeId) || this.host.closing) return;
@@ -127,7 +125,8 @@ export class PeerTakeover {
         });
       });
       client.on('disconnect', (packet) => {
-        if (packet.reasonCode === SESSION_TAKEN_OVER) finish('taken back by its node or another peer', false);
+        if (packet.reasonCode === ReasonCode.SESSION_TAKEN_OVER)
+          finish('taken back by its node or another peer', false);
       });
       client.on('close', () => finish('connection closed', false));
       client.on('error', (err) => this.log.warn(`drain of ${peer}: ${err.message}`));

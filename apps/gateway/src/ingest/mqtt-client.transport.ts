@@ -1,6 +1,11 @@
 import { connect, type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import {
   Backoff,
+  MQTT_BAD_CREDENTIALS,
+  MQTT_UNSUPPORTED_PROTOCOL,
+  NODE_TOPIC_PREFIX,
+  nodeStatusTopic,
+  ReasonCode,
   deviceMessageTopic,
   type DeviceMessage,
   type ErrorBody,
@@ -21,15 +26,10 @@ import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { StoredAcks } from './mqtt-client.acks';
 import {
-  BAD_CREDENTIALS,
   clientIdOf,
   type MqttClientOptions,
-  NODE_STATUS_PREFIX,
   NODE_SUBSCRIPTIONS,
-  nodeStatusTopic,
-  SESSION_TAKEN_OVER,
   sessionOptions,
-  UNSUPPORTED_PROTOCOL,
   WILL_DELAY_S,
 } from './mqtt-client.session';
 import { PeerTakeover, type TakeoverHost } from './mqtt-client.takeover';
@@ -154,7 +154,7 @@ export class MqttClientTransport implements DeviceTransport, TakeoverHost {
     client.on('connect', (connack) => this.onConnect(client, connack));
     client.on('close', () => this.onClose(client));
     client.on('disconnect', (packet) => {
-      if (packet.reasonCode === SESSION_TAKEN_OVER) {
+      if (packet.reasonCode === ReasonCode.SESSION_TAKEN_OVER) {
         this.log.warn(
           `broker: another client connected as ${this.clientId} (a peer draining this node, or a second process with NODE_ID=${o.nodeId}); reconnecting`,
         );
@@ -192,7 +192,7 @@ export class MqttClientTransport implements DeviceTransport, TakeoverHost {
 
   private onError(client: MqttClient, err: Error & { code?: number }): void {
     if (client !== this.client) return;
-    if (err.code !== undefined && UNSUPPORTED_PROTOCOL.includes(err.code) && this.protocolVersion === 5) {
+    if (err.code !== undefined && MQTT_UNSUPPORTED_PROTOCOL.includes(err.code) && this.protocolVersion === 5) {
       // A 3.1.1 broker: shared subscriptions still work on Mosquitto and EMQX, without session expiry or will delay.
       this.log.warn('the broker does not speak MQTT 5; using 3.1.1');
       this.protocolVersion = 4;
@@ -200,7 +200,7 @@ export class MqttClientTransport implements DeviceTransport, TakeoverHost {
       this.open();
       return;
     }
-    if (err.code !== undefined && BAD_CREDENTIALS.includes(err.code)) {
+    if (err.code !== undefined && MQTT_BAD_CREDENTIALS.includes(err.code)) {
       const msg = `MQTT_USERNAME / MQTT_PASSWORD: the broker refused this gateway's credentials (${err.message})`;
       if (this.onFirstReady) {
         this.onFirstReady(new Error(msg));
@@ -230,7 +230,7 @@ export class MqttClientTransport implements DeviceTransport, TakeoverHost {
   onMessage(client: MqttClient, acks: StoredAcks, packet: IPublishPacket, drain: boolean): Error | undefined {
     this.lastMessageAt = Date.now();
     const topic = packet.topic;
-    if (topic.startsWith(NODE_STATUS_PREFIX)) {
+    if (topic.startsWith(NODE_TOPIC_PREFIX)) {
       if (!drain) this.takeover.onNodeStatus(topic, packet.payload.toString());
       return undefined;
     }

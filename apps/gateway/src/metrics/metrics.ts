@@ -20,10 +20,7 @@ interface Observed {
  */
 export function observeCounter(registry: Registry, metric: Observed): void {
   new Counter({
-    name: metric.name,
-    help: metric.help,
-    labelNames: metric.labels ?? [],
-    registers: [registry],
+    ...options(registry, metric),
     collect() {
       this.reset();
       apply(metric.read(), (labels, v) => this.inc(labels, v));
@@ -34,15 +31,19 @@ export function observeCounter(registry: Registry, metric: Observed): void {
 /** Registers a gauge read from a component at scrape time (see {@link observeCounter}). */
 export function observeGauge(registry: Registry, metric: Observed): void {
   new Gauge({
-    name: metric.name,
-    help: metric.help,
-    labelNames: metric.labels ?? [],
-    registers: [registry],
+    ...options(registry, metric),
     collect() {
       this.reset();
       apply(metric.read(), (labels, v) => this.set(labels, v));
     },
   });
+}
+
+function options(
+  registry: Registry,
+  metric: Observed,
+): { name: string; help: string; labelNames: string[]; registers: Registry[] } {
+  return { name: metric.name, help: metric.help, labelNames: [...(metric.labels ?? [])], registers: [registry] };
 }
 
 function apply(samples: Samples, put: (labels: Record<string, string>, v: number) => void): void {
