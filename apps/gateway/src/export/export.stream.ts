@@ -88,7 +88,7 @@ export async function* bucketPages(store: TelemetryStore, q: HistoryQuery): Asyn
   const bucket = q.bucketMs!;
   const whole = q.tz !== undefined && bucket >= DAY_MS;
   const span = bucket * BUCKETS_PER_WINDOW;
-  for (let start = q.from; start < q.to; ) {
+  for (let start = q.from; start < q.to;) {
     let end = whole ? q.to : Math.min(q.to, start - (start % bucket) + span);
     if (end <= start) end = Math.min(q.to, start + span);
     const res = await store.history({ ...q, from: start, to: end });
@@ -163,7 +163,8 @@ function rawLine(r: Reading, format: ExportFormat, metrics: readonly string[]): 
 
 /** One bucket as a CSV record (the chosen aggregation per metric) or NDJSON line (value, min, max, count). */
 function bucketLine(b: BucketRow, format: ExportFormat, metrics: readonly string[]): string {
-  if (format === 'csv') return csvRecord([new Date(b.ts).toISOString(), ...metrics.map((m) => num(b.metrics[m]?.value))]);
+  if (format === 'csv')
+    return csvRecord([new Date(b.ts).toISOString(), ...metrics.map((m) => num(b.metrics[m]?.value))]);
   const picked: BucketRow['metrics'] = {};
   for (const m of metrics) if (b.metrics[m]) picked[m] = b.metrics[m];
   return JSON.stringify({ ts: b.ts, metrics: picked }) + '\n';
@@ -199,9 +200,7 @@ export async function streamExport(
     : bucketPages(store, query);
   for await (const page of pages) {
     for (const row of page) {
-      const line = raw
-        ? rawLine(row as Reading, format, metrics)
-        : bucketLine(row as BucketRow, format, metrics);
+      const line = raw ? rawLine(row as Reading, format, metrics) : bucketLine(row as BucketRow, format, metrics);
       if (line === null) continue;
       buf += line;
       rows++;
