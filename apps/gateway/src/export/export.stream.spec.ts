@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
 import { WriteOnlyTestStore } from '../storage/write-only.store.testing';
+import { parseCsv } from './csv.testing';
 import {
   BUCKETS_PER_WINDOW,
   CHUNK_CHARS,
@@ -81,30 +82,6 @@ async function exportText(store: ArrayStore, format: ExportFormat, metrics: stri
   const { aborted } = await streamExport(store, { query: q, format, metrics }, sink);
   expect(aborted).toBe(false);
   return sink.text;
-}
-
-/** RFC 4180 parser (quoted fields may hold commas, quotes and line breaks), to read back what the export wrote. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') ((field += '"'), i++);
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') (row.push(field), (field = ''));
-    else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      ((row = []), (field = ''), i++);
-    } else field += c;
-  }
-  if (field !== '' || row.length) throw new Error(`unterminated record: ${JSON.stringify(row.concat(field))}`);
-  return rows;
 }
 
 /** One reading a second from T0, metric `temp`. */
