@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
-import { WriteOnlyTestStore } from '../storage/write-only.store.testing';
+import type { StoredDevice, TelemetryStore } from '../storage/store';
 import { parseCsv } from './csv.testing';
 import {
   BUCKETS_PER_WINDOW,
@@ -21,7 +21,7 @@ const DEV = 'pump-7';
  * Readings in memory, answered with `since`'s contract (`ts > since`, `ts < before`, oldest first, ties by seq, at most
  * `limit`); counts the pages asked. `history` answers whatever `buckets` says for the window asked.
  */
-class ArrayStore extends WriteOnlyTestStore {
+class ArrayStore implements TelemetryStore {
   readonly kind = 'array';
   readonly calls: { since: number; before?: number; limit: number }[] = [];
   readonly historyCalls: HistoryQuery[] = [];
@@ -30,15 +30,18 @@ class ArrayStore extends WriteOnlyTestStore {
   buckets: (q: HistoryQuery) => HistoryResponse['series'] = () => [];
 
   constructor(private readonly readings: Reading[] = []) {
-    super();
     this.readings.sort((a, b) => a.ts - b.ts || (a.seq ?? -1) - (b.seq ?? -1));
   }
 
-  write(): Promise<void> {
-    return Promise.resolve();
+  async init(): Promise<void> {}
+  async write(): Promise<void> {}
+  devices(): Promise<StoredDevice[]> {
+    return Promise.resolve([]);
   }
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
 
-  override async since(deviceId: string, since: number, limit: number, before?: number): Promise<Reading[]> {
+  async since(deviceId: string, since: number, limit: number, before?: number): Promise<Reading[]> {
     this.calls.push({ since, before, limit });
     this.onPage(this.calls.length);
     await Promise.resolve();
@@ -47,7 +50,7 @@ class ArrayStore extends WriteOnlyTestStore {
       .slice(0, limit);
   }
 
-  override async history(q: HistoryQuery): Promise<HistoryResponse> {
+  async history(q: HistoryQuery): Promise<HistoryResponse> {
     this.historyCalls.push(q);
     await Promise.resolve();
     return { ...q, series: this.buckets(q), truncated: false };
