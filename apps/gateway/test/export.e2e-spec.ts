@@ -276,6 +276,14 @@ describe('history export', () => {
       expect(await res.json()).toMatchObject({ code: ErrorCode.STORE_UNAVAILABLE });
     });
 
+    it('HEAD answers with the headers without reading the store', async () => {
+      failAfter(0);
+      const head = await curl(['-I', url(RANGE)]);
+      expect(head.stdout).toMatch(/^HTTP\/1\.1 200/);
+      expect(head.stdout).toMatch(/content-disposition: attachment; filename="exp-1_\w+_\w+_raw\.csv"/i);
+      expect(spy).not.toHaveBeenCalled();
+    });
+
     it('mid-stream: the transfer is cut, which curl (exit 18) and fetch (body rejects) both report', async () => {
       failAfter(1);
       const r = await curl(['-o', '/dev/null', '-w', '%{http_code}', url(RANGE)]);

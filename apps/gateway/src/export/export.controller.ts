@@ -118,6 +118,11 @@ export class ExportController {
     res.setHeader('Content-Type', EXPORT_MEDIA_TYPE[format]);
     res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(query, format)}"`);
     res.setHeader('Cache-Control', 'no-store');
+    // Express answers HEAD with the GET route: the headers tell all there is, without reading a month of rows.
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     try {
       const { aborted } = await streamExport(this.store, { query, format, metrics }, res);
       if (!aborted) res.end();
