@@ -1,0 +1,69 @@
+import { ChangeDetectionStrategy, Component, inject, input, signal } from '@angular/core';
+import type { ExportFormat } from '@fieldline/contracts/rest';
+import { ExportApi, saveFile } from '../../core/api/export.api';
+import { shownWindow, type TimeRange } from '../../core/series/time-range';
+
+/** Downloads the raw readings of the range shown, as CSV or NDJSON, from the gateway's export. */
+@Component({
+  selector: 'fl-download-button',
+  template: `
+    <div class="seg" role="group" aria-label="Download the range shown">
+      <button
+        type="button"
+        data-download="csv"
+        [disabled]="busy()"
+        title="Raw readings of the range shown, as CSV"
+        (click)="download('csv')"
+      >
+        {{ busy() === 'csv' ? 'Downloading…' : '⤓ CSV' }}
+      </button>
+      <button
+        type="button"
+        data-download="ndjson"
+        [disabled]="busy()"
+        title="Raw readings of the range shown, one JSON object per line"
+        (click)="download('ndjson')"
+      >
+        {{ busy() === 'ndjson' ? 'Downloading…' : 'NDJSON' }}
+      </button>
+    </div>
+    @if (error(); as e) {
+      <span class="failed" role="alert">Download failed: {{ e }}</span>
+    }
+  `,
+  styles: `
+    :host {
+      display: inline-flex;
+      flex-wrap: wrap;
+      align-items: center;
+      gap: 0.5rem;
+    }
+    .failed {
+      color: var(--bad);
+      font-size: 0.85rem;
+    }
+  `,
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class DownloadButtonComponent {
+  readonly deviceId = input.required<string>();
+  readonly range = input.required<TimeRange>();
+
+  private readonly api = inject(ExportApi);
+  protected readonly busy = signal<ExportFormat | null>(null);
+  protected readonly error = signal<string | null>(null);
+
+  protected async download(format: ExportFormat): Promise<void> {
+    // A sliding window is taken where it is at the click, so the file holds what the charts show then.
+    const { from, to } = shownWindow(this.range(), Date.now());
+    this.busy.set(format);
+    this.error.set(null);
+    try {
+      saveFile(await this.api.fetch(this.deviceId(), { from, to, format }));
+    } catch (err) {
+      this.error.set(err instanceof Error ? err.message : String(err));
+    } finally {
+      this.busy.set(null);
+    }
+  }
+}
