@@ -185,14 +185,14 @@ describe('DeviceComponent', () => {
       const shown = el.querySelector('fl-chart')!.textContent;
 
       const charts = el.querySelector<HTMLElement>('section.charts')!;
-      const resizeTo = async (px: number) => {
+      const resizeTo = (px: number): void => {
         Object.defineProperty(charts, 'clientWidth', { value: px, configurable: true });
         for (const o of FakeResizeObserver.all) o.callback(); // a burst of observations while the window is dragged
       };
       // A phone: one column, 349 px of plot, 15 s buckets: 240 points instead of 360.
-      await resizeTo(700);
+      resizeTo(700);
       await sleep(RESIZE_DEBOUNCE_MS / 2);
-      await resizeTo(381);
+      resizeTo(381);
       expect(history()).toHaveLength(0);
       await sleep(RESIZE_DEBOUNCE_MS + 50);
       await fixture.whenStable();
@@ -207,7 +207,7 @@ describe('DeviceComponent', () => {
       expect([...el.querySelectorAll('article h2')].map((h) => h.textContent)).toEqual(['flow', 'pressure']);
 
       // A few pixels narrower: still 15 s buckets, nothing to fetch.
-      await resizeTo(375);
+      resizeTo(375);
       await sleep(RESIZE_DEBOUNCE_MS + 50);
       await fixture.whenStable();
       expect(history()).toHaveLength(0);

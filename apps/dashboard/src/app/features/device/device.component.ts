@@ -20,13 +20,7 @@ import { ClockService } from '../../core/clock.service';
 import { debugHooks } from '../../core/debug';
 import { formatDuration, formatValue, relativeTime } from '../../core/format';
 import { SeriesFeed } from '../../core/series/series-feed';
-import {
-  type CustomWindow,
-  isRangeKey,
-  pointsFor,
-  type RangeKey,
-  resolveRange,
-} from '../../core/series/time-range';
+import { type CustomWindow, isRangeKey, pointsFor, type RangeKey, resolveRange } from '../../core/series/time-range';
 import { SocketService } from '../../core/socket/socket.service';
 import { ChartComponent, type XWindow } from '../../shared/chart/chart.component';
 import { DownloadButtonComponent } from './download-button.component';
