@@ -8,24 +8,17 @@ import { shownWindow, type TimeRange } from '../../core/series/time-range';
   selector: 'fl-download-button',
   template: `
     <div class="seg" role="group" aria-label="Download the range shown">
-      <button
-        type="button"
-        data-download="csv"
-        [disabled]="busy()"
-        title="Raw readings of the range shown, as CSV"
-        (click)="download('csv')"
-      >
-        {{ busy() === 'csv' ? 'Downloading…' : '⤓ CSV' }}
-      </button>
-      <button
-        type="button"
-        data-download="ndjson"
-        [disabled]="busy()"
-        title="Raw readings of the range shown, one JSON object per line"
-        (click)="download('ndjson')"
-      >
-        {{ busy() === 'ndjson' ? 'Downloading…' : 'NDJSON' }}
-      </button>
+      @for (f of formats; track f.format) {
+        <button
+          type="button"
+          [attr.data-download]="f.format"
+          [disabled]="busy()"
+          [title]="f.title"
+          (click)="download(f.format)"
+        >
+          {{ busy() === f.format ? 'Downloading…' : f.label }}
+        </button>
+      }
     </div>
     @if (error(); as e) {
       <span class="failed" role="alert">Download failed: {{ e }}</span>
@@ -50,6 +43,10 @@ export class DownloadButtonComponent {
   readonly range = input.required<TimeRange>();
 
   private readonly api = inject(ExportApi);
+  protected readonly formats: readonly { format: ExportFormat; label: string; title: string }[] = [
+    { format: 'csv', label: '⤓ CSV', title: 'Raw readings of the range shown, as CSV' },
+    { format: 'ndjson', label: 'NDJSON', title: 'Raw readings of the range shown, one JSON object per line' },
+  ];
   protected readonly busy = signal<ExportFormat | null>(null);
   protected readonly error = signal<string | null>(null);
 
