@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -77,6 +77,7 @@ describe('device view in Chromium: phone width, resize, custom ranges, download'
   });
 
   afterAll(async () => {
+    writeFileSync(join(ARTIFACTS, 'device-view.json'), JSON.stringify({ historyMaxPoints: historyRequests }) + '\n');
     await browser?.close();
     await sim?.stop();
     await gw?.stop();
