@@ -3,6 +3,8 @@ import type { Request, Response } from 'express';
 import {
   ErrorCode,
   errorMessage,
+  EXPORT_FORMATS,
+  type ExportFormat,
   FieldlineError,
   type HistoryParams,
   type HistoryQuery,
@@ -14,7 +16,7 @@ import { sendHttpError } from '../common/error.filter';
 import { logger } from '../common/logger';
 import { PresenceService } from '../devices/presence.service';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
-import { EXPORT_FORMATS, EXPORT_MEDIA_TYPE, type ExportFormat, streamExport } from './export.stream';
+import { EXPORT_MEDIA_TYPE, streamExport } from './export.stream';
 
 /** Query of `GET /api/devices/:id/export`: the history parameters plus `format`. */
 export interface ExportParams extends HistoryParams {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import type { HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
+import type { ExportFormat, HistoryQuery, HistoryResponse, Reading } from '@fieldline/contracts';
 import type { StoredDevice, TelemetryStore } from '../storage/store';
 import { parseCsv } from './csv.testing';
 import {
@@ -8,7 +8,6 @@ import {
   CHUNK_CHARS,
   csvField,
   csvRecord,
-  type ExportFormat,
   type ExportSink,
   rawPages,
   streamExport,

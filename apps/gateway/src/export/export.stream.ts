@@ -1,9 +1,5 @@
-import type { HistoryQuery, Reading } from '@fieldline/contracts';
+import type { ExportFormat, HistoryQuery, Reading } from '@fieldline/contracts';
 import type { TelemetryStore } from '../storage/store';
-
-/** Export formats: CSV (RFC 4180, one row per timestamp) or NDJSON (one JSON object per line). */
-export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Media type of each export format. */
 export const EXPORT_MEDIA_TYPE: Record<ExportFormat, string> = {
