@@ -77,11 +77,21 @@ describe('history export', () => {
       .map((l) => JSON.parse(l));
 
   describe('raw', () => {
-    it('curl: CSV with header, one record per reading in time order, tags quoted and read back intact', async () => {
+    it('curl: CSV with header ts,<metrics>, one record per reading in time order', async () => {
       const res = await curlFull(url(`${RANGE}&format=csv`));
       expect(res.status).toBe(200);
       expect(res.header('content-type')).toBe('text/csv; charset=utf-8');
       expect(res.header('cache-control')).toBe('no-store');
+      const rows = parseCsv(res.body);
+      expect(rows[0]).toEqual(['ts', 'hum', 'temp']);
+      expect(rows).toHaveLength(1 + HTTP_READINGS + MQTT_READINGS);
+      expect(rows[1]).toEqual([new Date(T).toISOString(), '40', '0']);
+      expect(rows[2]).toEqual([new Date(T + 1000).toISOString(), '', '0.1']);
+      expect(rows.at(-1)).toEqual([new Date(T + (HTTP_READINGS + MQTT_READINGS - 1) * 1000).toISOString(), '', '-4']);
+    });
+
+    it('curl: include=seq,tags adds seq and the tags, quoted, read back intact', async () => {
+      const res = await curlFull(url(`${RANGE}&include=seq,tags`));
       const rows = parseCsv(res.body);
       expect(rows[0]).toEqual(['ts', 'seq', 'hum', 'temp', 'tags']);
       expect(rows).toHaveLength(1 + HTTP_READINGS + MQTT_READINGS);
@@ -112,9 +122,11 @@ describe('history export', () => {
     });
 
     it('from is included, to excluded; metric= keeps one column', async () => {
-      const res = await fetch(url(`from=${T + 100_000}&to=${T + 200_000}&metric=hum`), { headers: auth() });
+      const res = await fetch(url(`from=${T + 100_000}&to=${T + 200_000}&metric=hum&include=seq`), {
+        headers: auth(),
+      });
       const rows = parseCsv(await res.text());
-      expect(rows[0]).toEqual(['ts', 'seq', 'hum', 'tags']);
+      expect(rows[0]).toEqual(['ts', 'seq', 'hum']);
       // hum is sent once a minute: at 120 s and 180 s in [100 s, 200 s).
       expect(rows.slice(1).map((r) => [r[1], r[2]])).toEqual([
         ['120', '42'],
@@ -128,7 +140,7 @@ describe('history export', () => {
 
     it('an empty range is the header alone, or an empty NDJSON body', async () => {
       const range = `from=${T - 7_200_000}&to=${T - 3_600_000}`;
-      expect(await (await fetch(url(range), { headers: auth() })).text()).toBe('ts,seq,hum,temp,tags\r\n');
+      expect(await (await fetch(url(range), { headers: auth() })).text()).toBe('ts,hum,temp\r\n');
       const nd = await fetch(url(`${range}&format=ndjson`), { headers: auth() });
       expect(nd.status).toBe(200);
       expect(await nd.text()).toBe('');
@@ -233,6 +245,9 @@ describe('history export', () => {
       });
       const cases: [string, string][] = [
         ['format=xlsx', 'format'],
+        [`${RANGE}&include=seq,colour`, 'include'],
+        [`${RANGE}&include=seq&include=tags`, 'include'],
+        [`${RANGE}&bucket=1m&include=seq`, 'include'],
         [`from=${T + 1000}&to=${T}`, 'from'],
         ['from=yesterday', 'from'],
         [`${RANGE}&bucket=fortnight`, 'bucket'],

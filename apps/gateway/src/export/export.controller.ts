@@ -16,11 +16,25 @@ import { sendHttpError } from '../common/error.filter';
 import { logger } from '../common/logger';
 import { PresenceService } from '../devices/presence.service';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
-import { EXPORT_MEDIA_TYPE, streamExport } from './export.stream';
+import { CSV_EXTRA_COLUMNS, type CsvExtraColumn, EXPORT_MEDIA_TYPE, streamExport } from './export.stream';
 
-/** Query of `GET /api/devices/:id/export`: the history parameters plus `format`. */
+/** Query of `GET /api/devices/:id/export`: the history parameters plus `format` and `include`. */
 export interface ExportParams extends HistoryParams {
   format?: string;
+  include?: string;
+}
+
+/** `include=seq,tags`: extra columns of a raw CSV export (none by default: `ts` and the metrics, for spreadsheets). */
+export function includeOf(include: unknown, q: HistoryQuery): CsvExtraColumn[] {
+  if (include === undefined || include === '') return [];
+  const names = typeof include === 'string' ? include.split(',').map((x) => x.trim()) : [];
+  if (!names.length || names.some((n) => !(CSV_EXTRA_COLUMNS as readonly string[]).includes(n)))
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `include takes ${CSV_EXTRA_COLUMNS.join(', ')}`, {
+      param: 'include',
+    });
+  if (q.bucketMs !== null)
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'include applies to raw exports only', { param: 'include' });
+  return CSV_EXTRA_COLUMNS.filter((c) => names.includes(c));
 }
 
 /** Media types of an `Accept` header that select an export format. */
@@ -106,11 +120,13 @@ export class ExportController {
     let query: HistoryQuery;
     let format: ExportFormat;
     let metrics: string[];
+    let include: CsvExtraColumn[];
     try {
       if (!isValidDeviceId(id)) throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'invalid device id');
       format = exportFormatOf(params.format, req.headers.accept);
-      const { format: _f, ...history } = params;
+      const { format: _f, include: _i, ...history } = params;
       query = parseHistoryParams(id, { ...history, bucket: history.bucket ?? 'raw' }, Date.now());
+      include = includeOf(params.include, query);
       metrics = await this.metricsOf(id, query.metric);
     } catch (err) {
       sendHttpError(res, err);
@@ -126,7 +142,7 @@ export class ExportController {
       return;
     }
     try {
-      const { aborted } = await streamExport(this.store, { query, format, metrics }, res);
+      const { aborted } = await streamExport(this.store, { query, format, metrics, include }, res);
       if (!aborted) res.end();
     } catch (err) {
       if (!res.headersSent) {

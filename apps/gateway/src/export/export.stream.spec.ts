@@ -8,6 +8,7 @@ import {
   CHUNK_CHARS,
   csvField,
   csvRecord,
+  type CsvExtraColumn,
   type ExportSink,
   rawPages,
   streamExport,
@@ -79,9 +80,15 @@ const raw = (over: Partial<HistoryQuery> = {}): HistoryQuery => ({
   ...over,
 });
 
-async function exportText(store: ArrayStore, format: ExportFormat, metrics: string[], q = raw()): Promise<string> {
+async function exportText(
+  store: ArrayStore,
+  format: ExportFormat,
+  metrics: string[],
+  q = raw(),
+  include: CsvExtraColumn[] = [],
+): Promise<string> {
   const sink = new Collect();
-  const { aborted } = await streamExport(store, { query: q, format, metrics }, sink);
+  const { aborted } = await streamExport(store, { query: q, format, metrics, include }, sink);
   expect(aborted).toBe(false);
   return sink.text;
 }
@@ -115,9 +122,21 @@ describe('streamExport, raw', () => {
     { deviceId: DEV, ts: T0 + 4000, seq: 4, metrics: { other: 1 } },
   ];
 
-  it('CSV: header ts,seq,<metrics in the order given>,tags; tags as JSON, quoted; empty where absent', async () => {
-    const text = await exportText(new ArrayStore([...tagged]), 'csv', ['hum', 'temp']);
+  it('CSV: header ts,<metrics in the order given>; empty where a reading lacks one, readings with none left out', async () => {
+    expect(await exportText(new ArrayStore([...tagged]), 'csv', ['hum', 'temp'])).toBe(
+      'ts,hum,temp\r\n' +
+        '2026-12-01T00:00:01.000Z,40,21.5\r\n' +
+        '2026-12-01T00:00:02.000Z,41,\r\n' +
+        '2026-12-01T00:00:03.000Z,,-0.25\r\n',
+    );
+  });
+
+  it('CSV with include=seq,tags: ts,seq,<metrics>,tags; tags as one JSON object, quoted, read back intact', async () => {
+    const text = await exportText(new ArrayStore([...tagged]), 'csv', ['hum', 'temp'], raw(), ['seq', 'tags']);
     expect(text.split('\r\n')[0]).toBe('ts,seq,hum,temp,tags');
+    expect(await exportText(new ArrayStore([...tagged]), 'csv', ['temp'], raw(), ['tags'])).toMatch(
+      /^ts,temp,tags\r\n/,
+    );
     expect(text).toBe(
       'ts,seq,hum,temp,tags\r\n' +
         '2026-12-01T00:00:01.000Z,1,40,21.5,"{""site"":""Hall 3, \\""north\\""""}"\r\n' +
@@ -145,8 +164,22 @@ describe('streamExport, raw', () => {
   it('an empty range is the header alone (CSV) or an empty body (NDJSON)', async () => {
     const store = new ArrayStore(steady(10));
     const q = raw({ from: T0 + 3_600_000, to: T0 + 7_200_000 });
-    expect(await exportText(store, 'csv', ['temp'], q)).toBe('ts,seq,temp,tags\r\n');
+    expect(await exportText(store, 'csv', ['temp'], q)).toBe('ts,temp\r\n');
+    expect(await exportText(store, 'csv', ['temp'], q, ['seq', 'tags'])).toBe('ts,seq,temp,tags\r\n');
     expect(await exportText(store, 'ndjson', ['temp'], q)).toBe('');
+  });
+
+  it('keeps metrics named like Object.prototype members (CSV and NDJSON)', async () => {
+    const metrics = JSON.parse('{"__proto__":1,"constructor":2}') as Record<string, number>;
+    const store = new ArrayStore([{ deviceId: DEV, ts: T0, metrics }]);
+    expect(await exportText(store, 'csv', ['__proto__', 'constructor'])).toBe(
+      'ts,__proto__,constructor\r\n2026-12-01T00:00:00.000Z,1,2\r\n',
+    );
+    const line = JSON.parse(await exportText(store, 'ndjson', ['__proto__', 'constructor'])) as Reading;
+    expect(Object.entries(line.metrics)).toEqual([
+      ['__proto__', 1],
+      ['constructor', 2],
+    ]);
   });
 
   it('exports [from, to): from included, to excluded', async () => {

@@ -92,7 +92,7 @@ export async function* bucketPages(store: TelemetryStore, q: HistoryQuery): Asyn
     for (const s of res.series) {
       for (const p of s.points) {
         let row = byTs.get(p.ts);
-        if (!row) byTs.set(p.ts, (row = { ts: p.ts, metrics: {} }));
+        if (!row) byTs.set(p.ts, (row = { ts: p.ts, metrics: Object.create(null) as BucketRow['metrics'] }));
         row.metrics[s.metric] = { value: p.value, min: p.min, max: p.max, count: p.count };
       }
     }
@@ -126,28 +126,45 @@ function drained(sink: ExportSink): Promise<boolean> {
   });
 }
 
+/** Optional columns of a raw CSV export (`include=`); NDJSON lines always carry `seq` and `tags`. */
+export const CSV_EXTRA_COLUMNS = ['seq', 'tags'] as const;
+export type CsvExtraColumn = (typeof CSV_EXTRA_COLUMNS)[number];
+
 /** What to export: a normalised history query (`bucketMs` null: raw) and the metric columns. */
 export interface ExportJob {
   query: HistoryQuery;
   format: ExportFormat;
   /** Metric columns in order (CSV header); readings' other metrics are left out. */
   metrics: readonly string[];
+  /** Raw CSV only: `seq` before the metrics, `tags` (one JSON object) after them. */
+  include?: readonly CsvExtraColumn[];
 }
 
-/** The CSV header row of a job: raw `ts,seq,<metrics...>,tags`; aggregated `ts,<metrics...>`. */
+/** The CSV header row of a job: `ts,<metrics...>`, raw with `include=seq,tags`: `ts,seq,<metrics...>,tags`. */
 export function csvHeader(job: ExportJob): string {
-  return csvRecord(job.query.bucketMs === null ? ['ts', 'seq', ...job.metrics, 'tags'] : ['ts', ...job.metrics]);
+  const { seq, tags } = extras(job);
+  return csvRecord(['ts', ...(seq ? ['seq'] : []), ...job.metrics, ...(tags ? ['tags'] : [])]);
 }
+
+const extras = (job: ExportJob): { seq: boolean; tags: boolean } => {
+  const raw = job.query.bucketMs === null;
+  return { seq: raw && !!job.include?.includes('seq'), tags: raw && !!job.include?.includes('tags') };
+};
 
 /** One raw reading as a CSV record or NDJSON line; null when it carries none of the exported metrics. */
-function rawLine(r: Reading, format: ExportFormat, metrics: readonly string[]): string | null {
+function rawLine(r: Reading, job: ExportJob, extra: { seq: boolean; tags: boolean }): string | null {
+  const { metrics } = job;
   if (!metrics.some((m) => r.metrics[m] !== undefined)) return null;
   const tags = r.tags && Object.keys(r.tags).length ? r.tags : undefined;
-  if (format === 'csv') {
-    const values = metrics.map((m) => num(r.metrics[m]));
-    return csvRecord([new Date(r.ts).toISOString(), num(r.seq), ...values, tags ? JSON.stringify(tags) : '']);
+  if (job.format === 'csv') {
+    const fields = [new Date(r.ts).toISOString()];
+    if (extra.seq) fields.push(num(r.seq));
+    for (const m of metrics) fields.push(num(r.metrics[m]));
+    if (extra.tags) fields.push(tags ? JSON.stringify(tags) : '');
+    return csvRecord(fields);
   }
-  const picked: Record<string, number> = {};
+  // No prototype: a metric named `__proto__` is kept like any other name.
+  const picked = Object.create(null) as Record<string, number>;
   for (const m of metrics) if (r.metrics[m] !== undefined) picked[m] = r.metrics[m];
   // The shape devices send, so a file can be posted back as it is.
   const line: Record<string, unknown> = { deviceId: r.deviceId, ts: r.ts };
@@ -161,7 +178,7 @@ function rawLine(r: Reading, format: ExportFormat, metrics: readonly string[]): 
 function bucketLine(b: BucketRow, format: ExportFormat, metrics: readonly string[]): string {
   if (format === 'csv')
     return csvRecord([new Date(b.ts).toISOString(), ...metrics.map((m) => num(b.metrics[m]?.value))]);
-  const picked: BucketRow['metrics'] = {};
+  const picked = Object.create(null) as BucketRow['metrics'];
   for (const m of metrics) if (b.metrics[m]) picked[m] = b.metrics[m];
   return JSON.stringify({ ts: b.ts, metrics: picked }) + '\n';
 }
@@ -181,6 +198,7 @@ export async function streamExport(
   sink: ExportSink,
 ): Promise<{ rows: number; aborted: boolean }> {
   const { query, format, metrics } = job;
+  const extra = extras(job);
   let buf = format === 'csv' ? csvHeader(job) : '';
   let rows = 0;
   const flush = async (): Promise<boolean> => {
@@ -196,7 +214,7 @@ export async function streamExport(
     : bucketPages(store, query);
   for await (const page of pages) {
     for (const row of page) {
-      const line = raw ? rawLine(row as Reading, format, metrics) : bucketLine(row as BucketRow, format, metrics);
+      const line = raw ? rawLine(row as Reading, job, extra) : bucketLine(row as BucketRow, format, metrics);
       if (line === null) continue;
       buf += line;
       rows++;
