@@ -140,16 +140,17 @@ export interface ExportJob {
   include?: readonly CsvExtraColumn[];
 }
 
+/** The optional columns a job's CSV carries: raw exports only. */
+const extras = (job: ExportJob): { seq: boolean; tags: boolean } => {
+  const raw = job.query.bucketMs === null;
+  return { seq: raw && !!job.include?.includes('seq'), tags: raw && !!job.include?.includes('tags') };
+};
+
 /** The CSV header row of a job: `ts,<metrics...>`, raw with `include=seq,tags`: `ts,seq,<metrics...>,tags`. */
 export function csvHeader(job: ExportJob): string {
   const { seq, tags } = extras(job);
   return csvRecord(['ts', ...(seq ? ['seq'] : []), ...job.metrics, ...(tags ? ['tags'] : [])]);
 }
-
-const extras = (job: ExportJob): { seq: boolean; tags: boolean } => {
-  const raw = job.query.bucketMs === null;
-  return { seq: raw && !!job.include?.includes('seq'), tags: raw && !!job.include?.includes('tags') };
-};
 
 /** One raw reading as a CSV record or NDJSON line; null when it carries none of the exported metrics. */
 function rawLine(r: Reading, job: ExportJob, extra: { seq: boolean; tags: boolean }): string | null {
