@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type AuthConfig, loadAuthConfig } from '../auth/auth.config';
 import { type LineProtocolConfig, loadLineProtocolConfig } from './line-protocol.config';
+import { loadStateConfig, type StateConfig } from './state.config';
 
 /** The gateway's configuration, read once from the environment and validated (see README). */
 export interface GatewayConfig {
@@ -57,6 +58,8 @@ export interface GatewayConfig {
   deviceBurst: number;
   /** InfluxDB line-protocol ingest (`/write`, `/api/v2/write`): the device tag and the bridge tokens. */
   lineProtocol: LineProtocolConfig;
+  /** Entity state: SQLite under `dataDir`, or PostgreSQL (`DATABASE_URL`). */
+  state: StateConfig;
 }
 
 /** A configuration value that stops the gateway at start; the message names the variable. */
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     deviceRate: num(env, 'DEVICE_RATE', 100, 0, 1_000_000),
     deviceBurst: int(env, 'DEVICE_BURST', 1000, 1, 10_000_000),
     lineProtocol: loadLineProtocolConfig(env),
+    state: loadStateConfig(env),
     logLevel,
     logFormat,
   };
