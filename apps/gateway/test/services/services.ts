@@ -33,21 +33,37 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${++n}`;
 }
 
+async function onTestServer(sql: string): Promise<void> {
+  const c = new Client({ connectionString: serviceUrls().postgres });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The URL of database `name` (lower case) on the test PostgreSQL; {@link ensureDatabase} creates it. */
+export function databaseUrl(name: string): string {
+  const url = new URL(serviceUrls().postgres);
+  url.pathname = `/${name.toLowerCase()}`;
+  return url.toString();
+}
+
+const created = new Map<string, Promise<void>>();
+
+/** Creates the database of a {@link databaseUrl} once, however many nodes ask for it at once. */
+export function ensureDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  let p = created.get(name);
+  if (!p) created.set(name, (p = onTestServer(`create database "${name}"`)));
+  return p;
+}
+
 /** A new, empty PostgreSQL database on the test server: its URL, and `drop()` (ends its connections first). */
 export async function newDatabase(prefix = 'fl_state'): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = serviceUrls().postgres;
-  const name = uniqueName(prefix).toLowerCase();
-  const run = async (sql: string): Promise<void> => {
-    const c = new Client({ connectionString: admin });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await run(`create database "${name}"`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`drop database if exists "${name}" with (force)`) };
+  const url = databaseUrl(uniqueName(prefix));
+  await ensureDatabase(url);
+  const name = new URL(url).pathname.slice(1);
+  return { url, drop: () => onTestServer(`drop database if exists "${name}" with (force)`) };
 }
