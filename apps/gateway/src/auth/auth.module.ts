@@ -10,6 +10,7 @@ import { OperatorGuard } from './auth.guard';
 import { DeviceAuth } from './device-auth.service';
 import { DEVICE_REGISTRY, type DeviceRegistry } from './device-registry';
 import { DeviceRegistryController } from './device-registry.controller';
+import { DeviceMetaController } from './device-meta.controller';
 import { OperatorAuth } from './operator-auth.service';
 import { TokenBucketLimiter } from '../common/rate-limiter';
 import { logger } from '../common/logger';
@@ -29,7 +30,7 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
 @Global()
 @Module({
   imports: [RedisModule, StateModule],
-  controllers: [AuthController, DeviceRegistryController],
+  controllers: [AuthController, DeviceRegistryController, DeviceMetaController],
   providers: [
     {
       provide: OperatorAuth,

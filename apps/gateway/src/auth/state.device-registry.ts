@@ -1,5 +1,6 @@
-import type { Selectable } from 'kysely';
-import type { DevicesTable, DeviceMetricsTable } from '../state/state.schema';
+import type { Selectable, Transaction } from 'kysely';
+import type { DeviceMeta, DeviceMetaPatch, MetricMeta } from '@fieldline/contracts';
+import type { DevicesTable, DeviceMetricsTable, StateSchema } from '../state/state.schema';
 import type { StateStore } from '../state/state.store';
 import type { DeviceRecord, DeviceRegistry } from './device-registry';
 import type { RevocationBus } from './revocation-bus';
@@ -19,15 +20,7 @@ export interface DeviceDetails extends Omit<DeviceRecord, 'tokenHash'>, DeviceTa
   revokedAt: number | null;
 }
 
-/** What a metric of a device means, for display: unit, name, decimals, expected range. */
-export interface MetricMeta {
-  metric: string;
-  unit: string | null;
-  displayName: string | null;
-  precision: number | null;
-  min: number | null;
-  max: number | null;
-}
+export type { MetricMeta };
 
 /** What a one-time import did: null when it had been done before (by this node or another). */
 export interface ImportResult {
@@ -155,53 +148,79 @@ export class StateDeviceRegistry implements DeviceRegistry {
 
   /** Replaces a device's site, model and free tags; resolves false when the device is unknown. */
   async setTags(deviceId: string, tags: DeviceTags): Promise<boolean> {
-    const res = await this.state.db
-      .updateTable('devices')
-      .set({ site: tags.site, model: tags.model, tags: JSON.stringify(tags.tags), updated_at: this.now() })
-      .where('device_id', '=', deviceId)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    return (await this.setMeta(deviceId, tags)) !== undefined;
   }
 
   async metrics(deviceId: string): Promise<MetricMeta[]> {
-    const rows = await this.state.db
+    return this.metricsIn(this.state.db, deviceId);
+  }
+
+  /** Replaces the metric metadata of a device, whole; false when the device is unknown. */
+  async setMetrics(deviceId: string, metas: MetricMeta[]): Promise<boolean> {
+    return (await this.setMeta(deviceId, { metrics: metas })) !== undefined;
+  }
+
+  /** Labels and metric metadata of a device; undefined when unknown. */
+  async meta(deviceId: string): Promise<DeviceMeta | undefined> {
+    const d = await this.details(deviceId);
+    return d && { site: d.site, model: d.model, tags: d.tags, metrics: await this.metrics(deviceId) };
+  }
+
+  /**
+   * Replaces the parts of a device's labels and metric metadata that `patch` holds, in one transaction; resolves
+   * the result, or undefined when the device is unknown.
+   */
+  setMeta(deviceId: string, patch: DeviceMetaPatch): Promise<DeviceMeta | undefined> {
+    const at = this.now();
+    return this.state.transaction(async (trx) => {
+      const row = await trx
+        .updateTable('devices')
+        .set({
+          updated_at: at,
+          ...(patch.site !== undefined ? { site: patch.site } : {}),
+          ...(patch.model !== undefined ? { model: patch.model } : {}),
+          ...(patch.tags !== undefined ? { tags: JSON.stringify(patch.tags) } : {}),
+        })
+        .where('device_id', '=', deviceId)
+        .returning(['site', 'model', 'tags'])
+        .executeTakeFirst();
+      if (!row) return undefined;
+      if (patch.metrics !== undefined) {
+        await trx.deleteFrom('device_metrics').where('device_id', '=', deviceId).execute();
+        if (patch.metrics.length > 0)
+          await trx
+            .insertInto('device_metrics')
+            .values(
+              patch.metrics.map((m) => ({
+                device_id: deviceId,
+                metric: m.metric,
+                unit: m.unit,
+                display_name: m.displayName,
+                precision: m.precision,
+                range_min: m.min,
+                range_max: m.max,
+                updated_at: at,
+              })),
+            )
+            .execute();
+      }
+      return {
+        site: row.site,
+        model: row.model,
+        tags: JSON.parse(row.tags) as Record<string, string>,
+        metrics: await this.metricsIn(trx, deviceId),
+      };
+    });
+  }
+
+  private async metricsIn(db: Transaction<StateSchema> | StateStore['db'], deviceId: string): Promise<MetricMeta[]> {
+    const rows = await db
       .selectFrom('device_metrics')
       .selectAll()
       .where('device_id', '=', deviceId)
       .orderBy('metric')
       .execute();
     return rows.map(metaOf);
-  }
-
-  /** Replaces the metric metadata of a device, whole, in one transaction; false when the device is unknown. */
-  setMetrics(deviceId: string, metas: MetricMeta[]): Promise<boolean> {
-    const at = this.now();
-    return this.state.transaction(async (trx) => {
-      const known = await trx
-        .selectFrom('devices')
-        .select('device_id')
-        .where('device_id', '=', deviceId)
-        .executeTakeFirst();
-      if (!known) return false;
-      await trx.deleteFrom('device_metrics').where('device_id', '=', deviceId).execute();
-      if (metas.length > 0)
-        await trx
-          .insertInto('device_metrics')
-          .values(
-            metas.map((m) => ({
-              device_id: deviceId,
-              metric: m.metric,
-              unit: m.unit,
-              display_name: m.displayName,
-              precision: m.precision,
-              range_min: m.min,
-              range_max: m.max,
-              updated_at: at,
-            })),
-          )
-          .execute();
-      return true;
-    });
   }
 
   /**
