@@ -4,17 +4,12 @@ import {
   type DeviceMetaResponse,
   ErrorCode,
   FieldlineError,
-  isValidDeviceId,
   RestRoute,
 } from '@fieldline/contracts';
 import { AdminOnly } from './auth.guard';
 import { DEVICE_REGISTRY } from './device-registry';
+import { checkId } from './device-registry.controller';
 import type { StateDeviceRegistry } from './state.device-registry';
-
-function checkId(id: string): string {
-  if (!isValidDeviceId(id)) throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'invalid device id');
-  return id;
-}
 
 const unknown = (id: string): FieldlineError => new FieldlineError(ErrorCode.NOT_FOUND, `no registered device "${id}"`);
 

@@ -19,7 +19,8 @@ const log = logger('DeviceRegistry');
  * previous version hear this one during a rolling upgrade and the other way round.
  */
 export class RedisRevocationBus implements RevocationBus {
-  private readonly channel: string;
+  /** `<prefix>:registry:revoked`. */
+  readonly channel: string;
   private readonly listeners = new Set<(deviceId: string) => void>();
   private readonly onMessage = (deviceId: string): void => {
     for (const l of this.listeners) l(deviceId);

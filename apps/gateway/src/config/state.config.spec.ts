@@ -8,13 +8,16 @@ describe('loadConfig: state store', () => {
     REDIS_URL: 'redis://r',
   };
   const refusal = (env: Record<string, string>): ConfigError => {
-    try {
-      loadConfig({ ...base, ...env });
-    } catch (err) {
-      if (err instanceof ConfigError) return err;
-      throw err;
-    }
-    throw new Error('accepted');
+    let caught: unknown;
+    expect(() => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (err) {
+        caught = err;
+        throw err;
+      }
+    }).toThrow(ConfigError);
+    return caught as ConfigError;
   };
 
   it('defaults to the SQLite file under DATA_DIR; takes DATABASE_URL and STATE_FILE', () => {
