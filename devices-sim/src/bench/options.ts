@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@fieldline/contracts';
+import { THRESHOLDS } from './goals';
 
 export const SCENARIOS = ['ingest', 'fanout', 'history', 'isolation'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -88,7 +89,7 @@ Usage: npm run bench -- [options]
   --qos 0|1           ingest: MQTT QoS (default 1)
   --runs LIST         ingest: only these runs, e.g. gateway-mqtt,aedes-mqtt (default: all; baselines are skipped
                       when not listed, and their ratios with them)
-  --sustain S         ingest: afterwards, hold the gateway over MQTT at the goal rate (20,000/s, or its best rate
+  --sustain S         ingest: afterwards, hold the gateway over MQTT at the goal rate (${THRESHOLDS.ingest.rate.toLocaleString('en-US')}/s, or its best rate
                       if lower) for S seconds (default 0: skip)
   --max-p99 MS        ingest: a step above this p99 is not sustained (default 1000)
   --sockets LIST      fan-out: operator socket counts (default 100,1000,5000)
