@@ -91,8 +91,8 @@ Usage: npm run bench -- [options]
   --sustain S         ingest: afterwards, hold the gateway over MQTT at the goal rate (${THRESHOLDS.ingest.rate.toLocaleString('en-US')}/s, or its best rate
                       if lower) for S seconds (default 0: skip)
   --max-p99 MS        ingest: a step above this p99 is not sustained (default 1000)
-  --sockets LIST      fan-out: operator socket counts (default 100,1000,5000)
-  --history-days D    history: days of 1 Hz readings of the big device (default 30)
+  --sockets LIST      fan-out: operator socket counts (default 100,1000,${THRESHOLDS.fanout.sockets})
+  --history-days D    history: days of 1 Hz readings of the big device (default ${THRESHOLDS.history.days})
   --tick-ms MS        simulator tick (default 1): a reading's ts is its scheduled time
   --gateway-env LIST  extra gateway environment, e.g. LIVE_TICK_MS=5,WRITE_BATCH=20000 (the relay follows LIVE_TICK_MS)
   -h, --help          this text`;
@@ -151,7 +151,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     gatewayEnv[m[1]] = m[2];
   }
   const liveTick = Number(gatewayEnv.LIVE_TICK_MS ?? process.env.LIVE_TICK_MS ?? 10);
-  const sockets = values.sockets ? list(values.sockets, '--sockets', 1) : quick ? [100] : [100, 1000, 5000];
+  // The full ladder ends where the goals are set, so that a default run judges them.
+  const sockets = values.sockets
+    ? list(values.sockets, '--sockets', 1)
+    : quick
+      ? [100]
+      : [100, 1000, THRESHOLDS.fanout.sockets];
   return {
     scenarios,
     quick,
@@ -184,7 +189,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
       settleS: quick ? 0.5 : 2,
     },
     history: {
-      days: num(values['history-days'], '--history-days', { def: quick ? 2 : 30, min: 0.01 }),
+      days: num(values['history-days'], '--history-days', { def: quick ? 2 : THRESHOLDS.history.days, min: 0.01 }),
       otherDevices: quick ? 4 : 19,
       reps: quick ? 3 : 10,
     },
