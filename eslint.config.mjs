@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
  * forbidden to it, so a new reach-in or cycle fails the lint.
  */
 const GATEWAY_MODULES = {
-  config: ['auth'],
+  config: [],
   common: ['auth', 'config'],
   metrics: ['auth'],
   auth: ['common', 'config', 'metrics'],

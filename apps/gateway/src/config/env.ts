@@ -57,7 +57,7 @@ export function checked<T>(parse: (text: string) => T | Refusal): z.ZodType<T, s
       ctx.addIssue({ code: 'custom', message: v.refused });
       return z.NEVER;
     }
-    return v as T;
+    return v;
   });
 }
 
