@@ -20,6 +20,7 @@ import { capMqttPacketSize } from '../common/third-party.patches';
 import type { PresenceService } from '../devices/presence.service';
 import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
+import type { Logger as AppLogger } from '../common/logger';
 
 /**
  * Packets above the message limit still reach the pipeline (and get MESSAGE_TOO_LARGE on the device's error topic);
@@ -76,10 +77,8 @@ class LogBudget {
   }
 }
 
-interface Logger {
-  log(msg: string): void;
-  warn(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'log' | 'warn'>;
 
 /**
  * The embedded MQTT broker (aedes, MQTT 3.1.1). Readings published to `devices/<id>/telemetry` are ingested inside

@@ -21,10 +21,10 @@ import { rawSocketOf } from '../common/third-party.patches';
 import type { DeviceTransport, TransportContext } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { WS_CLOSE_OPTIONS, type WsHeartbeat } from './ws.heartbeat';
+import type { Logger as AppLogger } from '../common/logger';
 
-interface Logger {
-  warn(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'warn'>;
 
 /**
  * Raw WebSocket ingest on the gateway's HTTP port (`GET /ingest`). Not a Nest gateway: Nest allows one WebSocket
