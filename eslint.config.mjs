@@ -37,7 +37,7 @@ const moduleBoundaries = Object.entries(GATEWAY_MODULES).map(([name, allowed]) =
               '../main',
               '../app.module',
             ],
-            message: `apps/gateway/src/${name} may import only ${allowed.join(', ') || 'no other module'} (docs/architecture.md)`,
+            message: `apps/gateway/src/${name} may import ${allowed.length ? `only ${allowed.join(', ')}` : 'no other module'} (docs/architecture.md)`,
           },
         ],
       },

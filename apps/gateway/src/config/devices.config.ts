@@ -23,15 +23,13 @@ const schema = z
     PRESENCE_TICK_MS: integer(1000, 10, 60_000),
     WS_PING_INTERVAL_MS: integer(15_000, 0, 3_600_000),
   })
-  .transform(
-    (e): DevicesConfig => ({
-      rate: e.DEVICE_RATE,
-      burst: e.DEVICE_BURST,
-      offlineAfterMs: e.DEVICE_OFFLINE_AFTER_MS,
-      presenceTickMs: e.PRESENCE_TICK_MS,
-      wsPingIntervalMs: e.WS_PING_INTERVAL_MS,
-    }),
-  );
+  .transform((e): DevicesConfig => ({
+    rate: e.DEVICE_RATE,
+    burst: e.DEVICE_BURST,
+    offlineAfterMs: e.DEVICE_OFFLINE_AFTER_MS,
+    presenceTickMs: e.PRESENCE_TICK_MS,
+    wsPingIntervalMs: e.WS_PING_INTERVAL_MS,
+  }));
 
 /** `DEVICE_RATE`, `DEVICE_BURST`, `DEVICE_OFFLINE_AFTER_MS`, `PRESENCE_TICK_MS`, `WS_PING_INTERVAL_MS`. */
 export const loadDevicesConfig = (env: Env): DevicesConfig => parseSection(schema, env);

@@ -118,7 +118,9 @@ export function oneOf<const V extends readonly [string, ...string[]]>(
     z
       .string()
       .trim()
-      .pipe(z.enum(values, { error: (iss) => message ?? `must be ${values.join(' or ')}, got "${String(iss.input)}"` })),
+      .pipe(
+        z.enum(values, { error: (iss) => message ?? `must be ${values.join(' or ')}, got "${String(iss.input)}"` }),
+      ),
   );
 }
 

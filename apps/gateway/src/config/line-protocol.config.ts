@@ -48,7 +48,9 @@ const schema = z
         const tag = text.trim();
         return TAG_RE.test(tag)
           ? tag
-          : { refused: `must be a tag key (a letter or _, then up to 63 of A-Z a-z 0-9 _ . -), got "${tag.slice(0, 80)}"` };
+          : {
+              refused: `must be a tag key (a letter or _, then up to 63 of A-Z a-z 0-9 _ . -), got "${tag.slice(0, 80)}"`,
+            };
       }),
     ),
     LINE_PROTOCOL_BRIDGES: withDefault(

@@ -7,7 +7,9 @@ export interface LiveConfig {
   tickMs: number;
 }
 
-const live = z.object({ LIVE_TICK_MS: integer(10, 1, 1000) }).transform((e): LiveConfig => ({ tickMs: e.LIVE_TICK_MS }));
+const live = z
+  .object({ LIVE_TICK_MS: integer(10, 1, 1000) })
+  .transform((e): LiveConfig => ({ tickMs: e.LIVE_TICK_MS }));
 
 /** `LIVE_TICK_MS`. */
 export const loadLiveConfig = (env: Env): LiveConfig => parseSection(live, env);

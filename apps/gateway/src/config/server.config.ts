@@ -27,14 +27,12 @@ const schema = z
     LOG_LEVEL: oneOf('log', ['error', 'warn', 'log', 'debug'], 'must be error, warn, log or debug'),
     LOG_FORMAT: oneOf('text', ['text', 'json']),
   })
-  .transform(
-    (e): ServerConfig => ({
-      port: e.PORT,
-      host: e.HOST,
-      corsOrigins: e.CORS_ORIGINS,
-      log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
-    }),
-  );
+  .transform((e): ServerConfig => ({
+    port: e.PORT,
+    host: e.HOST,
+    corsOrigins: e.CORS_ORIGINS,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+  }));
 
 /** `PORT`, `HOST`, `CORS_ORIGINS`, `LOG_LEVEL`, `LOG_FORMAT`. */
 export const loadServerConfig = (env: Env): ServerConfig => parseSection(schema, env);

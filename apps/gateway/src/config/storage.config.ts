@@ -48,14 +48,12 @@ const schema = z
     SPOOL_MAX_BYTES: bytes(1024 ** 3, 1024 ** 2, 1024 ** 5),
     SPOOL_FSYNC: boolean(false),
   })
-  .transform(
-    (e): StorageConfig => ({
-      dataDir: isAbsolute(e.DATA_DIR) ? e.DATA_DIR : resolve(e.DATA_DIR),
-      influx: { url: e.INFLUX_URL, retention: e.INFLUX_RETENTION },
-      writeBuffer: { maxBatch: e.WRITE_BATCH, flushIntervalMs: e.WRITE_FLUSH_MS, maxPending: e.WRITE_MAX_PENDING },
-      spool: { maxBytes: e.SPOOL_MAX_BYTES, fsync: e.SPOOL_FSYNC },
-    }),
-  );
+  .transform((e): StorageConfig => ({
+    dataDir: isAbsolute(e.DATA_DIR) ? e.DATA_DIR : resolve(e.DATA_DIR),
+    influx: { url: e.INFLUX_URL, retention: e.INFLUX_RETENTION },
+    writeBuffer: { maxBatch: e.WRITE_BATCH, flushIntervalMs: e.WRITE_FLUSH_MS, maxPending: e.WRITE_MAX_PENDING },
+    spool: { maxBytes: e.SPOOL_MAX_BYTES, fsync: e.SPOOL_FSYNC },
+  }));
 
 /** `DATA_DIR`, `INFLUX_URL`, `INFLUX_RETENTION`, `WRITE_BATCH`, `WRITE_FLUSH_MS`, `WRITE_MAX_PENDING`, `SPOOL_*`. */
 export const loadStorageConfig = (env: Env): StorageConfig => parseSection(schema, env);

@@ -66,7 +66,9 @@ import { WsIngestTransport } from './ws.transport';
                 logger('MQTT'),
               );
         // A connection that stops answering pings is cut; a device whose last connection closed is offline at once.
-        const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) => presence.markOffline(deviceId));
+        const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
+          presence.markOffline(deviceId),
+        );
         const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server.corsOrigins, heartbeat);
         const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
         registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
