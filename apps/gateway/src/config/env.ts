@@ -153,7 +153,7 @@ export function text<T extends string | null>(def: T): EnvValue<string | T> {
 }
 
 /** A comma-separated list, items trimmed, empty items dropped; unset: empty. */
-export function list<T = string>(item: z.ZodType<T, string> = z.string() as unknown as z.ZodType<T, string>) {
+export function list<T>(item: z.ZodType<T, string>): EnvValue<T[]> {
   return withDefault<T[]>(
     [],
     z
