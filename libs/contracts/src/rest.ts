@@ -1,6 +1,6 @@
 import { FieldlineError, ErrorCode } from './errors';
 import { AuthPath } from './auth';
-import { LIMITS, METRIC_NAME_PATTERN } from './limits';
+import { isQueryableTime, LIMITS, METRIC_NAME_PATTERN } from './limits';
 
 /**
  * Route patterns of the gateway's HTTP API as its controllers declare them (`:id` is a device id). Clients build
@@ -140,11 +140,19 @@ export interface HistoryParams {
   tz?: string;
 }
 
+/** ISO-8601 as `Date.parse` reads it reliably: a date, optionally a time, optionally a zone (none: UTC for a date). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+
 function parseTime(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined || text === '') return fallback;
-  const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  // Date.parse alone takes almost anything ("1.5" is a day in 2001): only epoch ms and ISO-8601 are times here.
+  const n = /^\d+$/.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;
   if (!Number.isFinite(n))
     throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must be epoch ms or ISO-8601`, { param: name });
+  if (!isQueryableTime(n))
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must lie between 1970-01-01 and 2262-01-01`, {
+      param: name,
+    });
   return n;
 }
 

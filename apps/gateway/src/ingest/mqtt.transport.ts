@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import {
+  ConnackCode,
   deviceMessageTopic,
   type DeviceMessage,
   type ErrorBody,
@@ -32,9 +33,7 @@ export const MQTT_HARD_MAX_PACKET_BYTES = LIMITS.maxMessageBytes + 4 * 1024;
 /** A refused publish is rewritten to this topic: no device may subscribe to it, so it goes nowhere. */
 const DROPPED_TOPIC = '$fieldline/dropped';
 
-/** CONNACK return codes (MQTT 3.1.1). */
-const IDENTIFIER_REJECTED = 2;
-const NOT_AUTHORIZED = 5;
+const { IDENTIFIER_REJECTED, NOT_AUTHORIZED } = ConnackCode;
 const CONNACK_TEXT: Record<number, string> = {
   [IDENTIFIER_REJECTED]: 'identifier rejected',
   [NOT_AUTHORIZED]: 'not authorized',

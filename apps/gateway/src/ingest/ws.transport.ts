@@ -113,12 +113,15 @@ export class WsIngestTransport implements DeviceTransport {
   }
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // One owner per path, decided on the path as sent, the way engine.io decides (a prefix test on the raw URL):
+    // `/socket.io/../ingest` is engine.io's alone, and `/ingest/../ingest` names no endpoint of ours.
+    const rawPath = (req.url ?? '/').split('?', 1)[0];
+    if (rawPath.startsWith(this.socketIoPath)) return; // engine.io's
     const url = new URL(req.url ?? '/', 'http://gateway');
-    if (url.pathname.startsWith(this.socketIoPath)) return; // engine.io's
     // Node leaves an upgraded socket without an error listener; until `ws` takes it over, a reset is ours to swallow.
     const onError = (): void => void socket.destroy();
     socket.on('error', onError);
-    if (url.pathname !== INGEST_PATH)
+    if (rawPath !== INGEST_PATH)
       return refuseUpgrade(socket, 404, ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}`);
     if (this.closing) return refuseUpgrade(socket, 503, ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
     if (!originAllowed(req.headers, this.corsOrigins)) {
