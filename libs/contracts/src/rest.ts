@@ -13,6 +13,8 @@ export const RestRoute = {
   device: '/api/devices/:id',
   /** `GET` → {@link HistoryResponse}; `POST` (device token) ingests → {@link IngestResponse}. */
   readings: '/api/devices/:id/readings',
+  /** `GET` history as a file: CSV or NDJSON (`format=csv|ndjson` or `Accept`), raw unless `bucket` is given. */
+  export: '/api/devices/:id/export',
   /** `GET` (admin): a device's registration. */
   deviceRegistration: '/api/devices/:id/registration',
   /** `POST` rotates (admin), `DELETE` revokes (admin) a device token. */
@@ -37,6 +39,12 @@ export const RestRoute = {
 export const devicePath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}`;
 /** Path of a device's readings: `GET` history, `POST` ingest. */
 export const readingsPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/readings`;
+/** `GET` path of a device's history export. */
+export const exportPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/export`;
+/** Values of the export's `format` parameter: CSV (RFC 4180) or NDJSON. */
+export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
+/** An export format. */
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** A device as operators see it (REST device list, `/devices` namespace). */
 export interface DeviceSummary {
