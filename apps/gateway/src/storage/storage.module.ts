@@ -45,17 +45,14 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     {
       provide: TELEMETRY_STORE,
       inject: [CONFIG],
-      useFactory: async (config: GatewayConfig): Promise<TelemetryStore> => {
+      useFactory: async ({ storage }: GatewayConfig): Promise<TelemetryStore> => {
         let store: TelemetryStore;
-        if (config.influxUrl !== null) {
+        const { url, retention } = storage.influx;
+        if (url !== null) {
           const log = new Logger('InfluxStore');
-          store = new InfluxStore({
-            url: config.influxUrl,
-            retention: config.influxRetention,
-            log: { log: (m) => log.log(m), warn: (m) => log.warn(m) },
-          });
+          store = new InfluxStore({ url, retention, log: { log: (m) => log.log(m), warn: (m) => log.warn(m) } });
         } else {
-          store = new DuckDbStore({ path: join(config.dataDir, 'fieldline.duckdb') });
+          store = new DuckDbStore({ path: join(storage.dataDir, 'fieldline.duckdb') });
         }
         await store.init();
         return store;
@@ -64,24 +61,18 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     {
       provide: WriteBuffer,
       inject: [TELEMETRY_STORE, CONFIG, MetricsRegistry],
-      useFactory: (store: TelemetryStore, config: GatewayConfig, registry: MetricsRegistry) => {
+      useFactory: (store: TelemetryStore, { storage }: GatewayConfig, registry: MetricsRegistry) => {
         const log = new Logger('WriteBuffer');
         const logger = { warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) };
-        const spool = new Spool({
-          dir: join(config.dataDir, 'spool'),
-          maxBytes: config.spoolMaxBytes,
-          fsync: config.spoolFsync,
-          lock: true,
-          log: logger,
-        });
+        const spool = new Spool({ ...storage.spool, dir: join(storage.dataDir, 'spool'), lock: true, log: logger });
         spool.open();
         if (spool.behind) log.warn(`replaying ${spool.stats().segments} spool segment(s) left by an earlier run`);
         const buffer = new WriteBuffer(
           store,
-          { maxBatch: config.writeBatch, flushIntervalMs: config.writeFlushMs, maxPending: config.writeMaxPending },
+          storage.writeBuffer,
           logger,
           spool,
-          new DeadLetter(join(config.dataDir, 'dead-letter'), store.kind),
+          new DeadLetter(join(storage.dataDir, 'dead-letter'), store.kind),
         );
         registerStorageMetrics(registry, buffer);
         buffer.resume();
