@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { Public } from '../auth/auth.guard';
+import { Public } from '../common/access';
 import type { RedisConnections } from '../common/redis.connections';
 import { REDIS } from '../common/redis.module';
 import { DeviceTransports } from '../ingest/device-transports';
