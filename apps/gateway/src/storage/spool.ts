@@ -15,9 +15,11 @@ import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reading } from '@fieldline/contracts';
 import { errorMessage } from '@fieldline/contracts';
+import type { Logger } from '../common/logger';
+import type { CommitListener, Journal, JournalStats } from './journal';
 
 /*
- * The spool: an append-only journal of accepted readings under DATA_DIR/spool, so that a reading a device was told
+ * The spool: the gateway's {@link Journal}, an append-only file journal of accepted readings under DATA_DIR/spool, so that a reading a device was told
  * is accepted survives the gateway process being killed before the store has it.
  *
  * - Files: `seg-<12-digit id>.ndjson`, one reading per line as JSON, in acceptance order; ids only grow. The newest
@@ -47,26 +49,12 @@ export interface SpoolOptions {
   segmentBytes?: number;
   /** fdatasync after every group write (survives power loss; costs a disk flush per group). */
   fsync?: boolean;
-  log?: { warn(msg: string): void; error(msg: string): void };
+  log?: Pick<Logger, 'warn' | 'error'>;
   /**
    * Take `LOCK` (this process's pid) in the directory, so that two gateways never share a spool (each would replay
    * and delete the other's segments). A lock of a process that is gone is taken over.
    */
   lock?: boolean;
-}
-
-export interface SpoolStats {
-  bytes: number;
-  segments: number;
-  /** Age in ms of the oldest segment (0 when none). */
-  oldestAgeMs: number;
-  /** Readings that are only on disk, waiting to be read back for the store. */
-  backlog: number;
-  /** Group writes so far, and the readings in them. */
-  groups: number;
-  appended: number;
-  /** Lines skipped on replay (torn or corrupt). */
-  skipped: number;
 }
 
 interface Segment {
@@ -93,13 +81,14 @@ const NAME = /^seg-(\d{12})\.ndjson$/;
 const RECYCLE_BYTES = 1 << 20;
 const RECYCLE_MS = 5000;
 
-export class Spool {
+export class Spool implements Journal {
   private readonly segments: Segment[] = [];
   private nextId = 1;
   private totalBytes = 0;
   private group: Reading[] = [];
   private callbacks: Callback[] = [];
-  private scheduled = false;
+  /** The commit set for the end of this event-loop turn. */
+  private scheduled: NodeJS.Immediate | null = null;
   private closed = false;
   private groups = 0;
   private appended = 0;
@@ -111,14 +100,18 @@ export class Spool {
   private reading = false;
   private readonly segmentBytes: number;
   /** Called after each group write, with the group's readings (which the writer holds in memory, or not). */
-  onCommit: ((readings: readonly Reading[]) => void) | null = null;
+  private onCommit: CommitListener | null = null;
 
   constructor(private readonly opts: SpoolOptions) {
     this.segmentBytes = opts.segmentBytes ?? 4 << 20;
   }
 
-  /** Creates the directory and finds segments left by an earlier run: they are read back first. */
-  open(): void {
+  /**
+   * Creates the directory and finds segments left by an earlier run: they are read back first. `onCommit` gets each
+   * group once written (the write buffer's; a spec of the spool alone may leave it out).
+   */
+  open(onCommit: CommitListener | null = null): void {
+    this.onCommit = onCommit;
     mkdirSync(this.opts.dir, { recursive: true });
     if (this.opts.lock) this.takeLock();
     const ids: number[] = [];
@@ -167,12 +160,10 @@ export class Spool {
    */
   append(readings: readonly Reading[]): boolean {
     if (this.closed || this.totalBytes >= this.opts.maxBytes) return false;
+    if (readings.length === 0) return true;
     const g = this.group;
     for (let i = 0; i < readings.length; i++) g.push(readings[i]);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.commit);
-    }
+    this.scheduled ??= setImmediate(this.commit);
     return true;
   }
 
@@ -184,7 +175,11 @@ export class Spool {
 
   /** Writes the current group now (also run by the scheduled commit). */
   readonly commit = (): void => {
-    this.scheduled = false;
+    if (this.scheduled !== null) {
+      // Run early (flush, close): the turn's commit has nothing left to do, and must not hold the loop open.
+      clearImmediate(this.scheduled);
+      this.scheduled = null;
+    }
     const readings = this.group;
     const callbacks = this.callbacks;
     if (readings.length === 0 && callbacks.length === 0) return;
@@ -445,7 +440,7 @@ export class Spool {
     return join(this.opts.dir, `seg-${String(id).padStart(12, '0')}.ndjson`);
   }
 
-  stats(): SpoolStats {
+  stats(): JournalStats {
     const oldest = this.segments[0];
     return {
       bytes: this.totalBytes,
