@@ -61,3 +61,44 @@ export interface Journal {
   /** Commits the open group and releases files; what is not yet confirmed stays for the next start. */
   close(): void;
 }
+
+/**
+ * The open group of a journal: the readings appended during this event-loop turn and the callbacks waiting for
+ * them. One `setImmediate` per group runs `commit`, which {@link take}s the group.
+ */
+export class OpenGroup {
+  private readings: Reading[] = [];
+  private callbacks: ((err?: Error) => void)[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+
+  constructor(private readonly commit: () => void) {}
+
+  add(readings: readonly Reading[]): void {
+    const g = this.readings;
+    for (let i = 0; i < readings.length; i++) g.push(readings[i]);
+    this.scheduled ??= setImmediate(this.commit);
+  }
+
+  get size(): number {
+    return this.readings.length;
+  }
+
+  afterCommit(cb: (err?: Error) => void): void {
+    if (this.readings.length === 0 && this.callbacks.length === 0) cb();
+    else this.callbacks.push(cb);
+  }
+
+  /** Takes the group (null when empty) and starts a new one. */
+  take(): { readings: Reading[]; callbacks: ((err?: Error) => void)[] } | null {
+    if (this.scheduled !== null) {
+      // Taken early (flush, close): the turn's commit has nothing left to do, and must not hold the loop open.
+      clearImmediate(this.scheduled);
+      this.scheduled = null;
+    }
+    if (this.readings.length === 0 && this.callbacks.length === 0) return null;
+    const group = { readings: this.readings, callbacks: this.callbacks };
+    this.readings = [];
+    this.callbacks = [];
+    return group;
+  }
+}

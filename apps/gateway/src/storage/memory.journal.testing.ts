@@ -1,5 +1,5 @@
 import type { Reading } from '@fieldline/contracts';
-import type { CommitListener, Journal, JournalStats } from './journal';
+import { type CommitListener, type Journal, type JournalStats, OpenGroup } from './journal';
 
 /**
  * A {@link Journal} in memory, for unit specs only: the spool's contract (group commit at the end of the event-loop
@@ -17,9 +17,7 @@ export class MemoryJournal implements Journal {
   private cursor: number | null;
   private lastGroupStart = 0;
   private bytes = 0;
-  private group: Reading[] = [];
-  private callbacks: ((err?: Error) => void)[] = [];
-  private scheduled: NodeJS.Immediate | null = null;
+  private readonly group = new OpenGroup(() => this.commit());
   private onCommit: CommitListener | null = null;
   private closed = false;
   private groups = 0;
@@ -54,26 +52,18 @@ export class MemoryJournal implements Journal {
 
   append(readings: readonly Reading[]): boolean {
     if (this.closed || this.bytes >= this.maxBytes) return false;
-    if (readings.length === 0) return true;
-    for (const r of readings) this.group.push(r);
-    this.scheduled ??= setImmediate(this.commit);
+    if (readings.length > 0) this.group.add(readings);
     return true;
   }
 
   afterCommit(cb: (err?: Error) => void): void {
-    if (this.group.length === 0 && this.callbacks.length === 0) cb();
-    else this.callbacks.push(cb);
+    this.group.afterCommit(cb);
   }
 
-  readonly commit = (): void => {
-    if (this.scheduled !== null) {
-      clearImmediate(this.scheduled);
-      this.scheduled = null;
-    }
-    const readings = this.group;
-    const callbacks = this.callbacks;
-    this.group = [];
-    this.callbacks = [];
+  commit(): void {
+    const taken = this.group.take();
+    if (taken === null) return;
+    const { readings, callbacks } = taken;
     if (readings.length > 0) {
       this.lastGroupStart = this.held.length;
       for (const r of readings) this.hold(r);
@@ -82,7 +72,7 @@ export class MemoryJournal implements Journal {
       this.onCommit?.(readings);
     }
     for (const cb of callbacks) cb();
-  };
+  }
 
   markBehind(): void {
     this.cursor ??= this.lastGroupStart;

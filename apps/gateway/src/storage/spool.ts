@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Reading } from '@fieldline/contracts';
 import { errorMessage } from '@fieldline/contracts';
 import type { Logger } from '../common/logger';
-import type { CommitListener, Journal, JournalStats } from './journal';
+import { type CommitListener, type Journal, type JournalStats, OpenGroup } from './journal';
 
 /*
  * The spool: the gateway's {@link Journal}, an append-only file journal of accepted readings under DATA_DIR/spool, so that a reading a device was told
@@ -73,8 +73,6 @@ interface Segment {
   fd: number | null;
 }
 
-type Callback = (err?: Error) => void;
-
 const READ_CHUNK = 1 << 20;
 const NAME = /^seg-(\d{12})\.ndjson$/;
 /** An emptied newest segment is replaced once it holds this much, or is this old: what a crash would replay. */
@@ -85,10 +83,7 @@ export class Spool implements Journal {
   private readonly segments: Segment[] = [];
   private nextId = 1;
   private totalBytes = 0;
-  private group: Reading[] = [];
-  private callbacks: Callback[] = [];
-  /** The commit set for the end of this event-loop turn. */
-  private scheduled: NodeJS.Immediate | null = null;
+  private readonly group = new OpenGroup(() => this.commit());
   private closed = false;
   private groups = 0;
   private appended = 0;
@@ -160,31 +155,20 @@ export class Spool implements Journal {
    */
   append(readings: readonly Reading[]): boolean {
     if (this.closed || this.totalBytes >= this.opts.maxBytes) return false;
-    if (readings.length === 0) return true;
-    const g = this.group;
-    for (let i = 0; i < readings.length; i++) g.push(readings[i]);
-    this.scheduled ??= setImmediate(this.commit);
+    if (readings.length > 0) this.group.add(readings);
     return true;
   }
 
   /** Calls `cb` once everything appended so far is written (at once when it already is), or with the write error. */
-  afterCommit(cb: Callback): void {
-    if (this.group.length === 0 && this.callbacks.length === 0) cb();
-    else this.callbacks.push(cb);
+  afterCommit(cb: (err?: Error) => void): void {
+    this.group.afterCommit(cb);
   }
 
   /** Writes the current group now (also run by the scheduled commit). */
-  readonly commit = (): void => {
-    if (this.scheduled !== null) {
-      // Run early (flush, close): the turn's commit has nothing left to do, and must not hold the loop open.
-      clearImmediate(this.scheduled);
-      this.scheduled = null;
-    }
-    const readings = this.group;
-    const callbacks = this.callbacks;
-    if (readings.length === 0 && callbacks.length === 0) return;
-    this.group = [];
-    this.callbacks = [];
+  commit(): void {
+    const taken = this.group.take();
+    if (taken === null) return;
+    const { readings, callbacks } = taken;
     let err: Error | undefined;
     if (readings.length > 0) {
       try {
@@ -215,7 +199,7 @@ export class Spool implements Journal {
         this.opts.log?.error(`spool commit callback failed: ${e instanceof Error ? e.stack : String(e)}`);
       }
     }
-  };
+  }
 
   private write(readings: readonly Reading[]): void {
     let text = '';
@@ -363,7 +347,7 @@ export class Spool implements Journal {
       last !== undefined &&
       !last.sealed &&
       this.cursor === null &&
-      this.group.length === 0 &&
+      this.group.size === 0 &&
       last.stored === last.count &&
       (last.bytes >= RECYCLE_BYTES || Date.now() - last.createdAt >= RECYCLE_MS)
     ) {
