@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ErrorCode, FieldlineError, type OperatorRole } from '@fieldline/contracts';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { secretEquals } from '../common/secrets';
 import { bearerToken } from './bearer-token';
 import { type OperatorClaims, OperatorAuth } from './operator-auth.service';
 
@@ -46,7 +47,7 @@ export class OperatorGuard implements CanActivate {
     const token = bearerToken(req.headers.authorization);
     if (access?.kind === 'metrics') {
       const expected = this.config.auth.metricsToken;
-      if (expected === null || token === expected) return true;
+      if (expected === null || (token !== null && secretEquals(token, expected))) return true;
     }
     let claims: OperatorClaims;
     try {
