@@ -1,4 +1,5 @@
 import type { HistoryQuery, HistoryResponse, HistorySeries, Reading } from '@fieldline/contracts';
+import { errorMessage } from '@fieldline/contracts';
 import type { RawResult } from './influx.http';
 import {
   DEVICE_TAG,
@@ -16,6 +17,10 @@ import type { StoredDevice } from './store';
 export type RunQuery = (statements: string[]) => Promise<RawResult[]>;
 
 const DAY_MS = 86_400_000;
+/** 2^64: scaling by a power of two is exact, so a scaled mean differs only where it would overflow. */
+const UNSCALE = 18446744073709551616;
+/** As an InfluxQL literal (which has no exponent notation, and integers only up to 2^63). */
+const UNSCALE_QL = '18446744073709551616.0';
 
 /**
  * The store's reads, as InfluxQL over the layout (influx.layout.ts). `from` is the fully qualified measurement
@@ -83,14 +88,22 @@ export class InfluxQueries {
     bucketMs: number,
   ): Promise<{ series: HistorySeries[]; truncated: boolean }> {
     const target = q.metric !== undefined ? ident(fieldOf(q.metric)) : METRIC_FIELDS_RE;
-    const aggs = ['MEAN', 'MIN', 'MAX', 'COUNT', ...(q.agg === 'last' ? ['LAST'] : [])];
+    const aggs = ['MIN', 'MAX', 'COUNT', ...(q.agg === 'last' ? ['LAST'] : [])];
     const bucket = Math.max(1, Math.floor(bucketMs));
     // Day buckets (and longer) in a zone start at local midnight; InfluxDB's tz() follows DST (a 23 or 25 h day).
     const tz = q.tz !== undefined && bucketMs >= DAY_MS ? ` tz(${literal(q.tz)})` : '';
-    const [result] = await this.run([
-      `SELECT ${aggs.map((a) => `${a}(${target})`).join(', ')} FROM ${this.from} WHERE ${this.where(q)}
-       GROUP BY time(${bucket}ms) fill(none)${tz}`,
-    ]);
+    const groupBy = `GROUP BY time(${bucket}ms) fill(none)${tz}`;
+    let result: RawResult;
+    try {
+      [result] = await this.run([
+        `SELECT ${['MEAN', ...aggs].map((a) => `${a}(${target})`).join(', ')} FROM ${this.from} WHERE ${this.where(q)}
+         ${groupBy}`,
+      ]);
+    } catch (err) {
+      // InfluxDB sums in doubles: a mean of values near the largest double overflows, and it cannot send +Inf.
+      if (!/unsupported value: [+-]Inf/.test(errorMessage(err))) throw err;
+      result = await this.scaledMeans(q, target, aggs, groupBy);
+    }
     const s = result.series?.[0];
     if (!s) return { series: [], truncated: false };
     // Columns: time, then per aggregate either one column named after it (single field) or `<agg>_<field>`.
@@ -133,6 +146,43 @@ export class InfluxQueries {
       if (points.length > 0) series.push({ metric, points });
     }
     return { series, truncated: false };
+  }
+
+  /**
+   * The bucket aggregates as {@link bucketSeries} asks for them, with each mean taken over the values scaled by 2^-64
+   * (exact for every double above 1e-288) and scaled back, as the DuckDB store does. Only after an overflow: the
+   * subquery costs InfluxDB more than a plain MEAN.
+   */
+  private async scaledMeans(q: HistoryQuery, target: string, aggs: string[], groupBy: string): Promise<RawResult> {
+    const where = this.where(q);
+    const [rest] = await this.run([
+      `SELECT ${aggs.map((a) => `${a}(${target})`).join(', ')} FROM ${this.from} WHERE ${where} ${groupBy}`,
+    ]);
+    const s = rest.series?.[0];
+    if (!s) return rest;
+    // The fields that have points, from the MIN columns (`min`, or `min_<field>` when the target is a regex).
+    const fields =
+      q.metric !== undefined
+        ? [fieldOf(q.metric)]
+        : s.columns.filter((c) => c.startsWith('min_')).map((c) => c.slice(4));
+    const name = (f: string): string => (q.metric !== undefined ? 'mean' : `mean_${f}`);
+    const [scaled] = await this.run([
+      `SELECT ${fields.map((f) => `MEAN(${ident(f)}) AS ${ident(name(f))}`).join(', ')}
+       FROM (SELECT ${fields.map((f) => `${ident(f)} / ${UNSCALE_QL} AS ${ident(f)}`).join(', ')} FROM ${this.from} WHERE ${where})
+       WHERE time >= ${Math.ceil(q.from)}ms AND time < ${Math.ceil(q.to)}ms ${groupBy}`,
+    ]);
+    const means = scaled.series?.[0];
+    const byTime = new Map<unknown, unknown[]>();
+    for (const row of means?.values ?? []) byTime.set(row[0], row);
+    const columns = [...s.columns, ...(means?.columns.slice(1) ?? [])];
+    const width = columns.length - s.columns.length;
+    const values = s.values.map((row) => {
+      const m = byTime.get(row[0]);
+      const scaledBack = m ? m.slice(1).map((v) => (typeof v === 'number' ? v * UNSCALE : v)) : [];
+      while (scaledBack.length < width) scaledBack.push(null);
+      return [...row, ...scaledBack];
+    });
+    return { ...rest, series: [{ ...s, columns, values }] };
   }
 
   async since(deviceId: string, since: number, limit: number): Promise<Reading[]> {
