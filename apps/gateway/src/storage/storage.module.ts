@@ -34,16 +34,13 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     {
       provide: TELEMETRY_STORE,
       inject: [CONFIG],
-      useFactory: async (config: GatewayConfig): Promise<TelemetryStore> => {
+      useFactory: async ({ storage }: GatewayConfig): Promise<TelemetryStore> => {
         let store: TelemetryStore;
-        if (config.influxUrl !== null) {
-          store = new InfluxStore({
-            url: config.influxUrl,
-            retention: config.influxRetention,
-            log: logger('InfluxStore'),
-          });
+        const { url, retention } = storage.influx;
+        if (url !== null) {
+          store = new InfluxStore({ url, retention, log: logger('InfluxStore') });
         } else {
-          store = new DuckDbStore({ path: join(config.dataDir, 'fieldline.duckdb') });
+          store = new DuckDbStore({ path: join(storage.dataDir, 'fieldline.duckdb') });
         }
         await store.init();
         return store;
@@ -52,21 +49,15 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     {
       provide: WriteBuffer,
       inject: [TELEMETRY_STORE, CONFIG, MetricsRegistry],
-      useFactory: (store: TelemetryStore, config: GatewayConfig, registry: MetricsRegistry) => {
+      useFactory: (store: TelemetryStore, { storage }: GatewayConfig, registry: MetricsRegistry) => {
         const log = logger('WriteBuffer');
-        const spool = new Spool({
-          dir: join(config.dataDir, 'spool'),
-          maxBytes: config.spoolMaxBytes,
-          fsync: config.spoolFsync,
-          lock: true,
-          log,
-        });
+        const spool = new Spool({ ...storage.spool, dir: join(storage.dataDir, 'spool'), lock: true, log });
         const buffer = new WriteBuffer(
           store,
           spool,
-          { maxBatch: config.writeBatch, flushIntervalMs: config.writeFlushMs, maxPending: config.writeMaxPending },
+          storage.writeBuffer,
           log,
-          new DeadLetter(join(config.dataDir, 'dead-letter'), store.kind),
+          new DeadLetter(join(storage.dataDir, 'dead-letter'), store.kind),
         );
         if (buffer.spooling) log.warn(`replaying ${spool.stats().segments} spool segment(s) left by an earlier run`);
         registerStorageMetrics(registry, buffer);
