@@ -314,7 +314,7 @@ export class SimDevice implements TransportSink {
     }
     this.counters.refused++;
     this.countError(refusal.code);
-    // PUBACKed, then refused: `acked` keeps counting the broker's answer (see README), the acked set drops it.
+    // PUBACKed, then refused: `acked` keeps counting the broker's answer (docs/device-protocol.md), the acked set drops it.
     if (typeof refusal.seq === 'number') this.ackedSet.delete(refusal.seq);
     this.listener.refused?.({ deviceId: this.id, protocol: this.protocol, ...refusal, count: 1 });
   }

@@ -12,7 +12,7 @@ export interface OperatorAccount {
   password?: string;
 }
 
-/** Operator authentication settings (see README, "Security"). */
+/** Operator authentication settings (docs/security.md, docs/configuration.md). */
 export interface AuthConfig {
   /** HS256 key of operator JWTs; at least {@link MIN_JWT_SECRET_LENGTH} characters. */
   jwtSecret: string;
