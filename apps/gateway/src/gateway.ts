@@ -58,7 +58,11 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     allowRequest: (req: IncomingMessage) => !readiness.draining && operatorSecurity.allowRequest(req),
   };
   app.useWebSocketAdapter(
-    new GatewayIoAdapter(app, server.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
+    new GatewayIoAdapter(
+      app,
+      server.corsOrigins,
+      LIMITS.maxMessageBytes,
+      security,
       app.get<RedisConnections | null>(REDIS, { strict: false }),
     ),
   );
