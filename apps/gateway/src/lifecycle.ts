@@ -7,8 +7,8 @@ import { DEVICE_REGISTRY, type DeviceRegistry } from './auth/device-registry';
 import { logger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
+import type { ServerConfig } from './config/server.config';
 import { STATE_STORE, type StateStore } from './state/state.store';
-import type { GatewayConfig } from './config/config';
 import { PRESENCE_SYNC } from './devices/devices.module';
 import { PresenceFile } from './devices/presence.file';
 import type { RedisPresenceSync } from './devices/presence.redis';
@@ -101,7 +101,7 @@ export class Lifecycle {
 
   constructor(
     private readonly app: INestApplication,
-    private readonly config: GatewayConfig,
+    private readonly server: ServerConfig,
   ) {
     this.parts = new Parts(app);
   }
@@ -138,7 +138,7 @@ export class Lifecycle {
         },
       },
       // The shared state is loaded before the node serves its first /devices snapshot.
-      { name: 'share presence through Redis', run: () => p.presenceSync?.start() },
+      { name: 'share presence through Redis', run: () => p.presenceSync?.start(p.presence) },
       { name: 'save last-seen times every 10 s', run: () => p.presenceSaver.start() },
       {
         name: 'attach WebSocket and HTTP ingest to the HTTP server',
@@ -146,7 +146,7 @@ export class Lifecycle {
           for (const t of others) await t.start(context);
         },
       },
-      { name: 'listen on the HTTP port', run: () => this.app.listen(this.config.port, this.config.host) },
+      { name: 'listen on the HTTP port', run: () => this.app.listen(this.server.port, this.server.host) },
       {
         name: 'start MQTT (embedded broker or broker client)',
         run: async () => {

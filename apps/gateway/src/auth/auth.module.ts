@@ -53,7 +53,7 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
       // In the state store (SQLite, or PostgreSQL shared by several nodes); Redis only tells peers of revocations.
       useFactory: async (config: GatewayConfig, state: StateStore, redis: RedisConnections | null | undefined) => {
         const registry = new StateDeviceRegistry(state, redis ? new RedisRevocationBus(redis) : null);
-        const from = { file: join(config.dataDir, 'devices.json'), redis: redis ?? null };
+        const from = { file: join(config.storage.dataDir, 'devices.json'), redis: redis ?? null };
         await importLegacyRegistries(registry, from, logger('DeviceRegistry'));
         return registry as DeviceRegistry;
       },
@@ -70,8 +70,8 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
     {
       provide: DEVICE_LIMITER,
       inject: [CONFIG],
-      useFactory: (config: GatewayConfig) =>
-        config.deviceRate > 0 ? new TokenBucketLimiter(config.deviceRate, config.deviceBurst) : null,
+      useFactory: ({ devices }: GatewayConfig) =>
+        devices.rate > 0 ? new TokenBucketLimiter(devices.rate, devices.burst) : null,
     },
     { provide: APP_GUARD, useClass: OperatorGuard },
   ],

@@ -6,7 +6,7 @@ import {
   FieldlineError,
   RestRoute,
 } from '@fieldline/contracts';
-import { AdminOnly } from './auth.guard';
+import { AdminOnly } from '../common/access';
 import { DEVICE_REGISTRY } from './device-registry';
 import { checkId } from './device-registry.controller';
 import type { StateDeviceRegistry } from './state.device-registry';

@@ -45,7 +45,6 @@ export class PresenceService {
   private readonly devices = new Map<string, DeviceState>();
   private dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private sync: PresenceSync | null = null;
   /** Devices changed on this node since the last tick, with the metrics whose latest value changed. */
   private outbox = new Map<string, Set<string>>();
   /** `offline` for devices this node does not know (yet): only the time is passed on. */
@@ -58,12 +57,9 @@ export class PresenceService {
     /** Where changes go: the `/devices` namespace ({@link DevicesChannel}); null in specs that only look. */
     private readonly listener: PresenceListener | null,
     private readonly now: () => number = Date.now,
+    /** Where this node's changes go for other nodes (several nodes); see {@link apply} for the other direction. */
+    private readonly sync: PresenceSync | null = null,
   ) {}
-
-  /** Shares this node's changes with other nodes from now on (see {@link apply} for the other direction). */
-  setSync(sync: PresenceSync | null): void {
-    this.sync = sync;
-  }
 
   start(): void {
     this.timer ??= setInterval(() => this.tick(), this.tickMs);
@@ -84,9 +80,12 @@ export class PresenceService {
         online: false,
         lastSeen: d.lastTs,
         latestTs: d.lastTs,
-        latest: { ...d.latest },
+        latest: Object.assign(byMetric<number>(), d.latest),
         // The store knows only the device's last timestamp: a value of any later reading replaces these.
-        latestAt: Object.fromEntries(Object.keys(d.latest).map((m) => [m, Number.MIN_SAFE_INTEGER])),
+        latestAt: Object.assign(
+          byMetric<number>(),
+          Object.fromEntries(Object.keys(d.latest).map((m) => [m, Number.MIN_SAFE_INTEGER])),
+        ),
         metrics: new Set(d.metrics),
         offlineAt: null,
       });
@@ -279,14 +278,22 @@ export class PresenceService {
   }
 }
 
+/**
+ * A record keyed by metric name without a prototype: a metric named `constructor`, `toString` or `valueOf` is a
+ * name like any other, not a lookup that finds Object.prototype's method.
+ */
+function byMetric<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function newState(deviceId: string): DeviceState {
   return {
     deviceId,
     online: false,
     lastSeen: null,
     latestTs: null,
-    latest: {},
-    latestAt: {},
+    latest: byMetric(),
+    latestAt: byMetric(),
     metrics: new Set(),
     offlineAt: null,
   };

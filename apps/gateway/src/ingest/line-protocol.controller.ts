@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { Controller, Get, HttpCode, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ErrorCode, errorMessage, FieldlineError, HTTP_STATUS_OF } from '@fieldline/contracts';
-import { Public } from '../auth/auth.guard';
+import { Public } from '../common/access';
 import { DeviceAuth } from '../auth/device-auth.service';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { bridgeAllows, type LineBridge } from '../config/line-protocol.config';

@@ -14,7 +14,7 @@ import { STATE_STORE } from './state.store';
     {
       provide: STATE_STORE,
       inject: [CONFIG],
-      useFactory: (config: GatewayConfig) => openStateStore(config.state, config.dataDir, logger('StateStore')),
+      useFactory: (config: GatewayConfig) => openStateStore(config.state, config.storage.dataDir, logger('StateStore')),
     },
   ],
   exports: [STATE_STORE],
