@@ -1,3 +1,4 @@
+import type { DeviceRegistry } from '../../src/auth/device-registry';
 import { RedisDeviceRegistry } from '../../src/auth/redis.device-registry';
 import { describeDeviceRegistryContract } from '../../src/auth/device-registry.contract';
 import { importLegacyRegistries } from '../../src/auth/device-registry.import';
@@ -9,6 +10,20 @@ import { PostgresStateStore } from '../../src/state/postgres.state-store';
 import { describeWithServices, newDatabase, serviceUrls, uniqueName } from './services';
 
 const log = { warn: () => undefined, error: () => undefined };
+
+/** Node A registers and revokes a device; node B is told, and no longer finds the token. */
+async function revokedOnOneHeardOnTheOther(nodeA: DeviceRegistry, nodeB: DeviceRegistry): Promise<void> {
+  const heard: string[] = [];
+  await nodeB.onRemoteRevocation?.((id) => heard.push(id));
+  await nodeA.create({ deviceId: 'd', createdAt: 1, tokenIssuedAt: 1, tokenHash: 'h1' });
+  expect(await nodeB.deviceOfToken('h1')).toBe('d');
+  await nodeA.setToken('d', null, null);
+  for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(heard).toEqual(['d']);
+  expect(await nodeB.deviceOfToken('h1')).toBeNull();
+  await nodeA.close();
+  await nodeB.close();
+}
 
 describeWithServices('RedisDeviceRegistry', () => {
   describeDeviceRegistryContract('redis', async () => {
@@ -34,17 +49,7 @@ describeWithServices('RedisDeviceRegistry', () => {
     const a = await RedisConnections.connect(serviceUrls().redis, prefix, log);
     const b = await RedisConnections.connect(serviceUrls().redis, prefix, log);
     try {
-      const nodeA = new RedisDeviceRegistry(a);
-      const nodeB = new RedisDeviceRegistry(b);
-      const heard: string[] = [];
-      await nodeB.onRemoteRevocation((id) => heard.push(id));
-      await nodeA.create({ deviceId: 'd', createdAt: 1, tokenIssuedAt: 1, tokenHash: 'h1' });
-      await nodeA.setToken('d', null, null);
-      for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(heard).toEqual(['d']);
-      expect(await nodeB.deviceOfToken('h1')).toBeNull();
-      await nodeA.close();
-      await nodeB.close();
+      await revokedOnOneHeardOnTheOther(new RedisDeviceRegistry(a), new RedisDeviceRegistry(b));
     } finally {
       const keys = await a.pub.keys(`${prefix}:*`);
       if (keys.length) await a.pub.del(keys);
@@ -74,18 +79,10 @@ describeWithServices('StateDeviceRegistry on PostgreSQL', () => {
     const [sa, sb] = [PostgresStateStore.open(db.url), PostgresStateStore.open(db.url)];
     try {
       await Promise.all([sa.migrate(), sb.migrate()]);
-      const nodeA = new StateDeviceRegistry(sa, new RedisRevocationBus(ra));
-      const nodeB = new StateDeviceRegistry(sb, new RedisRevocationBus(rb));
-      const heard: string[] = [];
-      await nodeB.onRemoteRevocation((id) => heard.push(id));
-      await nodeA.create({ deviceId: 'd', createdAt: 1, tokenIssuedAt: 1, tokenHash: 'h1' });
-      expect(await nodeB.deviceOfToken('h1')).toBe('d');
-      await nodeA.setToken('d', null, null);
-      for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(heard).toEqual(['d']);
-      expect(await nodeB.deviceOfToken('h1')).toBeNull();
-      await nodeA.close();
-      await nodeB.close();
+      await revokedOnOneHeardOnTheOther(
+        new StateDeviceRegistry(sa, new RedisRevocationBus(ra)),
+        new StateDeviceRegistry(sb, new RedisRevocationBus(rb)),
+      );
     } finally {
       await Promise.all([sa.close(), sb.close(), ra.close(), rb.close()]);
       await db.drop();
