@@ -179,7 +179,13 @@ function precisionOf(raw: unknown, api: 'v1' | 'v2'): LinePrecision {
   if (raw === undefined || raw === '') return 'ns';
   // The 2.x API spells microseconds `us`; 1.x `u` (and accepts `us` and `n` too).
   const p = raw === 'us' ? 'u' : raw === 'n' ? 'ns' : raw;
-  if (typeof p === 'string' && (LINE_PRECISIONS as readonly string[]).includes(p)) return p as LinePrecision;
+  // The 2.x API has no minutes or hours.
+  if (
+    typeof p === 'string' &&
+    (LINE_PRECISIONS as readonly string[]).includes(p) &&
+    (api === 'v1' || !/^[mh]$/.test(p))
+  )
+    return p as LinePrecision;
   throw new LineHttpError(
     400,
     `invalid precision ${JSON.stringify((typeof raw === 'string' ? raw : JSON.stringify(raw)).slice(0, 20))}: one of ns, ${api === 'v2' ? 'us' : 'u'}, ms, s${api === 'v1' ? ', m, h' : ''}`,
@@ -208,7 +214,8 @@ function tokenOf(req: Request): string | null {
 /** The body, gunzipped when `Content-Encoding: gzip`, refused with 413 beyond the limit (also when inflated). */
 async function readBody(req: Request, limit: number): Promise<string> {
   if (Buffer.isBuffer(req.body)) return req.body.toString('utf8');
-  if ((req as { _body?: boolean })._body === true)
+  // The app's JSON parser runs before the routes: an object here was a JSON body.
+  if (typeof req.body === 'object' && req.body !== null)
     throw new LineHttpError(400, 'send line protocol as text/plain, not as JSON', ErrorCode.INVALID_REQUEST);
   const enc = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (enc !== 'gzip' && enc !== 'identity')
