@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { ErrorCode, LineProtocolPath } from '@fieldline/contracts';
+import { IngestPipeline } from '../src/ingest/ingest.pipeline';
 import { points } from './interop/tools';
 import { type Operator, sleep, startGateway, type TestGateway, waitFor } from './support';
 
@@ -279,5 +280,19 @@ describe('InfluxDB line-protocol ingest', () => {
       Number(new RegExp(`fieldline_rejected_total\\{transport="http",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
     expect(count(ErrorCode.UNAUTHORIZED)).toBeGreaterThanOrEqual(2);
     expect(count(ErrorCode.RATE_LIMITED)).toBeGreaterThanOrEqual(10);
+  });
+
+  // Last: it leaves the pipeline closed, as the first step of a shutdown does.
+  it('503 with Retry-After while shutting down; nothing is stored', async () => {
+    const token = await gw.deviceToken('lp-9');
+    gw.app.get(IngestPipeline).close();
+    const res = await write(LineProtocolPath.write, `m v=1 ${ns(Date.now() - 1)}`, basic('lp-9', token));
+    expect([res.status, res.retryAfter, res.body]).toEqual([
+      503,
+      '1',
+      { error: 'the gateway is shutting down; retry later', code: ErrorCode.SHUTTING_DOWN },
+    ]);
+    await sleep(300);
+    expect(await points(gw, 'lp-9', 'm_v')).toEqual([]);
   });
 });

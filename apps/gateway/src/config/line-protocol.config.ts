@@ -1,3 +1,4 @@
+import { DEFAULT_LINE_DEVICE_TAG } from '@fieldline/contracts';
 import { ConfigError } from './config';
 
 /**
@@ -28,7 +29,7 @@ const DEVICE_PATTERN_RE = /^(\*|[A-Za-z0-9_.-]{1,64}\*?)$/;
  * `<name>:<sha256 hex of the token>:<device>[,<device>...]`, e.g. `telegraf:9f86d0…:pump-*,valve-1`.
  */
 export function loadLineProtocolConfig(env: Record<string, string | undefined>): LineProtocolConfig {
-  const deviceTag = (env.LINE_PROTOCOL_DEVICE_TAG ?? '').trim() || 'device_id';
+  const deviceTag = (env.LINE_PROTOCOL_DEVICE_TAG ?? '').trim() || DEFAULT_LINE_DEVICE_TAG;
   if (!TAG_RE.test(deviceTag))
     throw new ConfigError(
       'LINE_PROTOCOL_DEVICE_TAG',
