@@ -128,14 +128,10 @@ export class LineProtocolController {
             1,
           );
         });
+      // The whole batch was refused, nothing of it stored (line-protocol.ingest.ts): the client sends it again.
       if (retry) {
         const s = Math.max(1, Math.ceil(Number(retry.details?.retryAfterMs ?? 1000) / 1000));
-        throw new LineHttpError(
-          HTTP_STATUS_OF[retry.code],
-          `${retry.message}${accepted > 0 ? ` (${accepted} lines before it were stored)` : ''}`,
-          retry.code,
-          s,
-        );
+        throw new LineHttpError(HTTP_STATUS_OF[retry.code], retry.message, retry.code, s);
       }
       if (errors.length === 0) {
         res.status(204).end();

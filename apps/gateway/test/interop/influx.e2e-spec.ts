@@ -20,7 +20,8 @@ describe('interop: InfluxDB clients write line protocol', () => {
   let dir: string;
   beforeAll(async () => {
     // A small per-device budget (200/s, burst 50) so that the 429 case needs neither a large batch nor a long wait.
-    gw = await startGateway({ DEVICE_RATE: '200', DEVICE_BURST: '50' });
+    // Configured for Telegraf: the device is its `host` tag.
+    gw = await startGateway({ DEVICE_RATE: '200', DEVICE_BURST: '50', LINE_PROTOCOL_DEVICE_TAG: 'host' });
     op = await gw.operator();
     dir = mkdtempSync(join(tmpdir(), 'fieldline-lp-interop-'));
   });
@@ -82,7 +83,7 @@ describe('interop: InfluxDB clients write line protocol', () => {
       );
       const wrong = await cli('cli-2', 'fld_wrong', 'INSERT valve open=1');
       expect(wrong.stdout + wrong.stderr).toContain('ERR: {"error":"authorization failed: unknown token"');
-      const other = await cli('cli-2', token, 'INSERT valve,device_id=cli-3 open=1');
+      const other = await cli('cli-2', token, 'INSERT valve,host=cli-3 open=1');
       expect(other.stdout + other.stderr).toContain(
         'ERR: {"error":"partial write: line 1: this token belongs to device cli-2; it may not write for cli-3',
       );
@@ -187,24 +188,47 @@ describe('interop: InfluxDB clients write line protocol', () => {
       return { status, retryAfter, body: text ? JSON.parse(text) : undefined, code: res.code };
     };
 
-    it('a Telegraf-shaped batch (1,000 lines, ns, host tag) is stored and fanned out', async () => {
+    it('a Telegraf-shaped batch (gzip, ns precision, 5,000 lines, host tag) is stored and fanned out', async () => {
       await op.subscribe('curl-lp-1');
       const token = await gw.deviceToken('curl-lp-1');
-      const t = Date.now() - 60_000;
-      const lines = Array.from({ length: 1000 }, (_, i) =>
-        i % 2 === 0
-          ? `cpu,cpu=cpu-total,device_id=curl-lp-1 usage_idle=${90 + (i % 10)},usage_user=${i % 7}.5 ${ns(t + i)}`
-          : `mem,device_id=curl-lp-1 used_percent=${40 + (i % 5)},available=${1000 + i}i ${ns(t + i)}`,
-      );
-      // The budget is 50 readings at once: a 1,000-line batch passes whole from a full bucket.
+      // 1,000 gathers of 10 s (2.8 h, ending before now), each as Telegraf's cpu (totalcpu, percpu = false), mem,
+      // system, disk and net inputs write it: five lines with one timestamp.
+      const t = Date.now() - 3 * 3_600_000;
+      const lines: string[] = [];
+      for (let k = 0; k < 1000; k++) {
+        const ts = ns(t + k * 10_000);
+        lines.push(
+          `cpu,cpu=cpu-total,host=curl-lp-1 usage_idle=${90 + (k % 10)},usage_user=${k % 7}.5 ${ts}`,
+          `mem,host=curl-lp-1 used_percent=${40 + (k % 5)},available=${1000 + k}i ${ts}`,
+          `system,host=curl-lp-1 load1=0.${k % 10},n_cpus=4i ${ts}`,
+          `disk,device=sda1,fstype=ext4,host=curl-lp-1,mode=rw,path=/ used_percent=40.5,free=${5000 - k}i ${ts}`,
+          `net,host=curl-lp-1,interface=eth0 bytes_recv=${k * 1500}i,bytes_sent=${k * 900}i ${ts}`,
+        );
+      }
+      // The budget is 50 readings at once: a 5,000-line batch passes whole from a full bucket.
       const res = await curl(gzipSync(lines.join('\n')), `Token ${token}`, `${LineProtocolPath.writeV2}?precision=ns`);
       expect(res).toMatchObject({ code: 0, status: 204 });
-      await waitFor(() => op.of('curl-lp-1').length === 1000, 'the batch in the room');
-      expect((await stored('curl-lp-1', 'cpu_usage_idle', 500)).length).toBe(500);
-      expect((await stored('curl-lp-1', 'mem_available', 500))[0]).toEqual({ ts: t + 1, value: 1001 });
+      await waitFor(() => op.of('curl-lp-1').length === 5000, 'the batch in the room');
+      expect(op.of('curl-lp-1').slice(0, 2)).toEqual([
+        {
+          deviceId: 'curl-lp-1',
+          ts: t,
+          metrics: { cpu_usage_idle: 90, cpu_usage_user: 0.5 },
+          tags: { cpu: 'cpu-total' },
+        },
+        { deviceId: 'curl-lp-1', ts: t, metrics: { mem_used_percent: 40, mem_available: 1000 } },
+      ]);
+      const metrics = ['cpu_usage_idle', 'mem_available', 'system_n_cpus', 'disk_free', 'net_bytes_recv'];
+      const counts = async (): Promise<number[]> => {
+        const { status, body } = await gw.get(`/api/devices/curl-lp-1/readings?from=${t - 1000}&bucket=1d&agg=count`);
+        if (status !== 200) throw new Error(`history: ${status}`);
+        const series = body.series as { metric: string; points: { value: number }[] }[];
+        return metrics.map((m) => series.find((s) => s.metric === m)?.points.reduce((n, p) => n + p.value, 0) ?? 0);
+      };
+      await waitFor(async () => (await counts()).every((n) => n === 1000), 'the 5,000 readings in the store');
       // The next batch is over the budget: 429, Retry-After, nothing stored.
       const next = await curl(
-        gzipSync(`cpu,device_id=curl-lp-1 usage_idle=1 ${ns(t + 5000)}`),
+        gzipSync(`cpu,host=curl-lp-1 usage_idle=1 ${ns(t + 5000)}`),
         `Token ${token}`,
         LineProtocolPath.writeV2,
       );
