@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { ErrorCode, LineProtocolPath } from '@fieldline/contracts';
 import { IngestPipeline } from '../src/ingest/ingest.pipeline';
-import { points } from './interop/tools';
+import { points, storedPoints } from './interop/tools';
 import { type Operator, sleep, startGateway, type TestGateway, waitFor } from './support';
 
 const BRIDGE_TOKEN = 'bridge-test-token-0123456789';
@@ -55,11 +55,7 @@ describe('InfluxDB line-protocol ingest', () => {
       headers: res.headers,
     };
   };
-  /** The stored points of a metric once there are `n` (a 204 means in the spool; the store follows a flush later). */
-  const stored = async (deviceId: string, metric: string, n: number) => {
-    await waitFor(async () => (await points(gw, deviceId, metric)).length >= n, `${n} ${metric} of ${deviceId} stored`);
-    return points(gw, deviceId, metric);
-  };
+  const stored = (deviceId: string, metric: string, n: number) => storedPoints(gw, deviceId, metric, n);
   const basic = (user: string, pass: string) => ({
     authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
   });

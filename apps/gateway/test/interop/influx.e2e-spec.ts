@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { InfluxDB } from 'influx';
 import { ErrorCode, LineProtocolPath } from '@fieldline/contracts';
 import { type Operator, startGateway, type TestGateway, waitFor } from '../support';
-import { points, run } from './tools';
+import { points, run, storedPoints } from './tools';
 
 /** Debian's influxdb-client (the 1.x `influx` shell): it pings, then writes line protocol to /write. */
 const INFLUX_CLI = '/usr/bin/influx';
@@ -31,10 +31,7 @@ describe('interop: InfluxDB clients write line protocol', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const stored = async (deviceId: string, metric: string, n: number) => {
-    await waitFor(async () => (await points(gw, deviceId, metric)).length >= n, `${n} ${metric} of ${deviceId} stored`);
-    return points(gw, deviceId, metric);
-  };
+  const stored = (deviceId: string, metric: string, n: number) => storedPoints(gw, deviceId, metric, n);
 
   describe('the influx CLI (influxdb-client)', () => {
     const cli = async (deviceId: string, password: string, statement: string, extra: string[] = []) =>
