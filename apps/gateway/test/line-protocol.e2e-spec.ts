@@ -144,6 +144,25 @@ describe('InfluxDB line-protocol ingest', () => {
     ]);
   });
 
+  it('400 names a line that differs from an earlier one only in its tags at one time (Telegraf percpu)', async () => {
+    const token = await gw.deviceToken('lp-10');
+    const t = Date.now() - 4000;
+    const res = await write(
+      LineProtocolPath.write,
+      `cpu,cpu=cpu-total usage_idle=90 ${ns(t)}\ncpu,cpu=cpu0 usage_idle=80 ${ns(t)}\nmem used=1 ${ns(t)}`,
+      basic('lp-10', token),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error:
+        `partial write: line 2: cpu of lp-10 at ${t} is in line 1 already, with other tags; a point is keyed by ` +
+        'device, metric and time, not by tags (see docs/line-protocol.md) dropped=1',
+      code: ErrorCode.CONFLICT,
+    });
+    expect(await stored('lp-10', 'cpu_usage_idle', 1)).toEqual([{ ts: t, value: 90 }]);
+    expect(await stored('lp-10', 'mem_used', 1)).toEqual([{ ts: t, value: 1 }]);
+  });
+
   it('401 without a token or with an unknown one (WWW-Authenticate), 403 for another device', async () => {
     const none = await write(LineProtocolPath.write, 'm v=1');
     expect(none.status).toBe(401);

@@ -129,7 +129,7 @@ describe('LineProtocolIngest', () => {
         `m v=1 ${NS(NOW - 1)}`,
         `m v=1 ${NS(Date.UTC(1999, 0, 1))}`,
         `m${'x'.repeat(70)} v=1 ${NS(NOW - 1)}`,
-        `m,${'k'.repeat(80)}=a v=1 ${NS(NOW - 1)}`,
+        `m,${'k'.repeat(80)}=a v=1 ${NS(NOW - 2)}`,
         `m v=2 ${NS(NOW)}`,
       ].join('\n'),
       device('d1'),
@@ -141,6 +141,33 @@ describe('LineProtocolIngest', () => {
       [4, ErrorCode.INVALID_TAGS],
     ]);
     for (const e of r.errors) expect(e.message).toMatch(new RegExp(`^line ${e.line}: `));
+  });
+
+  it('refuses a line that differs from an earlier one only in its tags at the same time (the store keeps one)', () => {
+    const t = setup({ deviceTag: 'host' });
+    const ts = NS(NOW - 10_000);
+    const r = t.write(
+      [
+        `cpu,cpu=cpu-total,host=h1 usage_idle=90 ${ts}`,
+        `cpu,cpu=cpu0,host=h1 usage_idle=80 ${ts}`,
+        `mem,host=h1 used=1 ${ts}`,
+        `cpu,cpu=cpu-total,host=h1 usage_user=5 ${ts}`,
+        `cpu,cpu=cpu0,host=h2 usage_idle=70 ${ts}`,
+        `cpu,cpu=cpu0,host=h1 usage_idle=80 ${NS(NOW - 5000)}`,
+      ].join('\n'),
+      bridge('h'),
+    );
+    expect(r.errors).toEqual([
+      {
+        line: 2,
+        code: ErrorCode.CONFLICT,
+        message:
+          `line 2: cpu of h1 at ${NOW - 10_000} is in line 1 already, with other tags; a point is keyed by device, ` +
+          'metric and time, not by tags (see docs/line-protocol.md)',
+      },
+    ]);
+    // Same tags at the same time (more fields of one point), another device, another time: all kept.
+    expect(r.accepted).toBe(5);
   });
 
   it('hands a large batch to the pipeline as messages within maxBatch and maxMessageBytes (in bytes)', () => {

@@ -71,10 +71,26 @@ export class LineProtocolIngest {
     const { points, errors: syntax } = parseLines(text, precision);
     const errors: LineWriteResult['errors'] = syntax.map((e) => ({ ...e, code: ErrorCode.INVALID_MESSAGE }));
     const byDevice = new Map<string, DeviceLines>();
+    // The store keys a point by device, metric and time, not by tags: of two lines that differ only in their tags at
+    // one time (Telegraf's per-core cpu lines), it would keep one and drop the other unsaid. Refused here instead.
+    const seen = new Map<string, { line: number; tags: string }>();
     for (const { line, point } of points) {
       const r = this.toReading(line, point, writer, now);
       if ('code' in r) {
         errors.push(r);
+        continue;
+      }
+      const key = `${r.deviceId}\n${r.ts}\n${point.measurement}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, { line, tags: r.tags });
+      else if (first.tags !== r.tags) {
+        errors.push({
+          line,
+          code: ErrorCode.CONFLICT,
+          message:
+            `line ${line}: ${clip(point.measurement)} of ${r.deviceId} at ${r.ts} is in line ${first.line} already, ` +
+            'with other tags; a point is keyed by device, metric and time, not by tags (see docs/line-protocol.md)',
+        });
         continue;
       }
       let d = byDevice.get(r.deviceId);
@@ -176,7 +192,7 @@ export class LineProtocolIngest {
     p: LinePoint,
     writer: LineWriter,
     now: number,
-  ): { deviceId: string; json: string } | (LineError & { code: ErrorCode }) {
+  ): { deviceId: string; ts: number; tags: string; json: string } | (LineError & { code: ErrorCode }) {
     const refuse = (code: ErrorCode, message: string) => ({ line, code, message: `line ${line}: ${message}` });
     let deviceId: string | undefined;
     const tags: Record<string, string> = {};
@@ -220,6 +236,6 @@ export class LineProtocolIngest {
       metrics,
     };
     if (nTags > 0) reading.tags = tags;
-    return { deviceId, json: JSON.stringify(reading) };
+    return { deviceId, ts: reading.ts, tags: nTags > 0 ? JSON.stringify(tags) : '', json: JSON.stringify(reading) };
   }
 }
