@@ -47,23 +47,24 @@ export interface RunningGateway {
  * Nest builds the parts; this wires the HTTP server (adapters, middleware, routes); lifecycle.ts starts the rest.
  */
 export async function createGateway(config: GatewayConfig): Promise<RunningGateway> {
-  configureLogging({ format: config.logFormat, level: config.logLevel });
+  const { server } = config;
+  configureLogging(server.log);
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
   const readiness = app.get(Readiness);
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), config.corsOrigins);
+  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server.corsOrigins);
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
     allowRequest: (req: IncomingMessage) => !readiness.draining && operatorSecurity.allowRequest(req),
   };
   app.useWebSocketAdapter(
-    new GatewayIoAdapter(app, config.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
+    new GatewayIoAdapter(app, server.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
       app.get<RedisConnections | null>(REDIS, { strict: false }),
     ),
   );
   app.useGlobalFilters(new ErrorFilter());
-  app.use(originMiddleware(config.corsOrigins));
-  if (config.corsOrigins.length) app.enableCors({ origin: config.corsOrigins, credentials: true });
+  app.use(originMiddleware(server.corsOrigins));
+  if (server.corsOrigins.length) app.enableCors({ origin: server.corsOrigins, credentials: true });
   const pipeline = app.get(IngestPipeline);
   app.use(
     INGEST_ROUTE,
@@ -71,7 +72,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   );
   useBodyParsers(app);
   await app.init();
-  const lifecycle = new Lifecycle(app, config);
+  const lifecycle = new Lifecycle(app, server);
   await lifecycle.start();
   const httpPort = lifecycle.httpPort;
   const broker = app.get(DeviceTransports).all.find((t) => t instanceof MqttBrokerTransport);
@@ -82,7 +83,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     httpPort,
     mqttPort,
     url: `http://127.0.0.1:${httpPort}`,
-    mqttUrl: mqttPort === null ? publicUrl(config.mqttUrl) : `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl: mqttPort === null ? publicUrl(config.mqtt.url) : `mqtt://127.0.0.1:${mqttPort}`,
     drain: () => lifecycle.drain(),
     close: () => lifecycle.shutdown(),
   };

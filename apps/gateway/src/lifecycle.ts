@@ -7,7 +7,7 @@ import { DEVICE_REGISTRY, type DeviceRegistry } from './auth/device-registry';
 import { logger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
-import type { GatewayConfig } from './config/config';
+import type { ServerConfig } from './config/server.config';
 import { PRESENCE_SYNC } from './devices/devices.module';
 import { PresenceFile } from './devices/presence.file';
 import type { RedisPresenceSync } from './devices/presence.redis';
@@ -97,7 +97,7 @@ export class Lifecycle {
 
   constructor(
     private readonly app: INestApplication,
-    private readonly config: GatewayConfig,
+    private readonly server: ServerConfig,
   ) {
     this.parts = new Parts(app);
   }
@@ -142,7 +142,7 @@ export class Lifecycle {
           for (const t of others) await t.start(context);
         },
       },
-      { name: 'listen on the HTTP port', run: () => this.app.listen(this.config.port, this.config.host) },
+      { name: 'listen on the HTTP port', run: () => this.app.listen(this.server.port, this.server.host) },
       {
         name: 'start MQTT (embedded broker or broker client)',
         run: async () => {

@@ -25,7 +25,7 @@ import {
 /*
  * The bad-input corpus: every entry is sent by a misbehaving client and must be answered with its code on the
  * channel it came from, while a well-behaved neighbour on the same transport keeps flowing and loses nothing.
- * The corpus sizes are printed at the end of the run (and quoted in the README).
+ * The corpus sizes are printed at the end of the run (and quoted in docs/device-protocol.md).
  */
 
 type Case = [name: string, payload: string | Buffer, code: ErrorCode];

@@ -129,4 +129,25 @@ describe('durable write path', () => {
       await gw.close();
     }
   });
+
+  it('shows a seq repeated within one batch once, live as in the store', async () => {
+    const gw = await startGateway({}, dir);
+    try {
+      const op = await gw.operator();
+      await op.subscribe('dup-2');
+      const T0 = Date.now() - 1000;
+      const r = (seq: number): object => ({ ts: T0 + seq, seq, metrics: { v: seq } });
+      expect((await gw.post('dup-2', { readings: [r(1), r(2), r(1), r(3), r(2)] })).status).toBe(202);
+      await waitFor(() => op.of('dup-2').length >= 3, 'live readings');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      op.close();
+      expect(op.of('dup-2').map((x) => x.seq)).toEqual([1, 2, 3]);
+      await gw.app.get(await import('../src/storage/write-buffer').then((m) => m.WriteBuffer)).flush();
+      expect(await storedTs(gw.get, 'dup-2')).toHaveLength(3);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).toMatch(/fieldline_duplicates_total 2\b/);
+    } finally {
+      await gw.close();
+    }
+  });
 });

@@ -21,6 +21,11 @@ export const LIMITS = {
   minTimestampMs: Date.UTC(2000, 0, 1),
   /** How far in the future a timestamp may lie (device clock skew allowance). */
   maxFutureSkewMs: 24 * 60 * 60 * 1000,
+  /**
+   * Latest time a query (`from`, `to`, `since`) may name: 2262-01-01, just inside what every store can represent
+   * (InfluxDB keeps int64 nanoseconds, up to 2262-04-11); the earliest is the epoch.
+   */
+  maxQueryTimeMs: Date.UTC(2262, 0, 1),
   /** Largest history response, in points per series. */
   maxHistoryPoints: 10_000,
   /** Largest `since` backfill answered in one subscribe ack, in readings. */
@@ -32,4 +37,9 @@ export const LIMITS = {
 /** True when `id` is a valid device id. */
 export function isValidDeviceId(id: unknown): id is string {
   return typeof id === 'string' && DEVICE_ID_PATTERN.test(id);
+}
+
+/** True when `ms` is a time a query may name (epoch ms, from 1970 to {@link LIMITS.maxQueryTimeMs}). */
+export function isQueryableTime(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= 0 && ms <= LIMITS.maxQueryTimeMs;
 }

@@ -4,7 +4,7 @@ export const ConnackCode = {
   ACCEPTED: 0,
   /** The broker does not speak the requested protocol version. */
   UNACCEPTABLE_PROTOCOL_VERSION: 1,
-  /** The client id is not allowed (the embedded broker: not `<deviceId>` nor `<deviceId>:<suffix>`). */
+  /** The client id is not allowed (the embedded broker: longer than 256 characters; any other id is scoped to its device). */
   IDENTIFIER_REJECTED: 2,
   /** Bad user name or password. */
   BAD_USERNAME_OR_PASSWORD: 4,

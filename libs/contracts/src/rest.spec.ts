@@ -71,6 +71,13 @@ describe('history parameters', () => {
     [{ bucket: '1ms', from: String(now - 86_400_000) }],
     [{ tz: 'Mars/Olympus' }],
     [{ metric: 'bad name' }],
+    // Beyond what a store can represent: a 400, never a store error (503).
+    [{ from: '-1' }],
+    [{ from: '1.5' }],
+    [{ to: 'Tue, 1 Dec 2026 10:00:00 GMT' }],
+    [{ from: '99999999999999999999' }],
+    [{ to: '+275760-09-13T00:00:00Z' }],
+    [{ from: '2262-06-01T00:00:00Z', to: '2263-01-01T00:00:00Z' }],
   ])('refuses %p with INVALID_REQUEST', (params) => {
     let code: string | undefined;
     try {

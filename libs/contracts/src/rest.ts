@@ -1,6 +1,6 @@
 import { FieldlineError, ErrorCode } from './errors';
 import { AuthPath } from './auth';
-import { LIMITS, METRIC_NAME_PATTERN } from './limits';
+import { isQueryableTime, LIMITS, METRIC_NAME_PATTERN } from './limits';
 
 /**
  * Route patterns of the gateway's HTTP API as its controllers declare them (`:id` is a device id). Clients build
@@ -13,6 +13,8 @@ export const RestRoute = {
   device: '/api/devices/:id',
   /** `GET` → {@link HistoryResponse}; `POST` (device token) ingests → {@link IngestResponse}. */
   readings: '/api/devices/:id/readings',
+  /** `GET` history as a file: CSV or NDJSON (`format=csv|ndjson` or `Accept`), raw unless `bucket` is given. */
+  export: '/api/devices/:id/export',
   /** `GET` (admin): a device's registration. */
   deviceRegistration: '/api/devices/:id/registration',
   /** `POST` rotates (admin), `DELETE` revokes (admin) a device token. */
@@ -37,6 +39,12 @@ export const RestRoute = {
 export const devicePath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}`;
 /** Path of a device's readings: `GET` history, `POST` ingest. */
 export const readingsPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/readings`;
+/** `GET` path of a device's history export. */
+export const exportPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/export`;
+/** Values of the export's `format` parameter: CSV (RFC 4180) or NDJSON. */
+export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
+/** An export format. */
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** A device as operators see it (REST device list, `/devices` namespace). */
 export interface DeviceSummary {
@@ -140,11 +148,19 @@ export interface HistoryParams {
   tz?: string;
 }
 
+/** ISO-8601 as `Date.parse` reads it reliably: a date, optionally a time, optionally a zone (none: UTC for a date). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+
 function parseTime(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined || text === '') return fallback;
-  const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  // Date.parse alone takes almost anything ("1.5" is a day in 2001): only epoch ms and ISO-8601 are times here.
+  const n = /^\d+$/.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;
   if (!Number.isFinite(n))
     throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must be epoch ms or ISO-8601`, { param: name });
+  if (!isQueryableTime(n))
+    throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${name} must lie between 1970-01-01 and 2262-01-01`, {
+      param: name,
+    });
   return n;
 }
 

@@ -104,9 +104,17 @@ import { SocketService } from './core/socket/socket.service';
     .conn[data-state='down'] i {
       background: #ef4444;
     }
+    .conn {
+      white-space: nowrap;
+    }
     .user {
       font-size: 0.85rem;
       color: #cbd5e1;
+      /* The one part of the bar that gives way at phone width. */
+      min-width: 0;
+      overflow: hidden;
+      text-overflow: ellipsis;
+      white-space: nowrap;
     }
     .signout {
       background: transparent;
@@ -117,6 +125,14 @@ import { SocketService } from './core/socket/socket.service';
       flex: 1;
       min-height: 0;
       overflow: auto;
+      /* Room for the scroll bar even while the page is short: charts measured before it appears keep their width. */
+      scrollbar-gutter: stable;
+    }
+    @media (max-width: 600px) {
+      .bar {
+        gap: 0.75rem;
+        padding: 0 0.75rem;
+      }
     }
   `,
   changeDetection: ChangeDetectionStrategy.OnPush,

@@ -1,7 +1,8 @@
 import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { type LoginResponse, type OperatorSession, RestRoute } from '@fieldline/contracts';
-import { operatorOf, Public } from './auth.guard';
+import { Public } from '../common/access';
+import { operatorOf } from './auth.guard';
 import { OperatorAuth } from './operator-auth.service';
 
 /** Operator login. The token goes in `Authorization: Bearer` (REST) and `auth: {token}` (Socket.IO). */

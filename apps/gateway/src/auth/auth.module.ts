@@ -47,7 +47,7 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
       inject: [CONFIG, { token: REDIS, optional: true }],
       // One node: a JSON file beside the store. Several nodes: Redis, shared by all.
       useFactory: (config: GatewayConfig, redis: RedisConnections | null | undefined): DeviceRegistry =>
-        redis ? new RedisDeviceRegistry(redis) : new FileDeviceRegistry(join(config.dataDir, 'devices.json')),
+        redis ? new RedisDeviceRegistry(redis) : new FileDeviceRegistry(join(config.storage.dataDir, 'devices.json')),
     },
     {
       provide: DeviceAuth,
@@ -61,8 +61,8 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
     {
       provide: DEVICE_LIMITER,
       inject: [CONFIG],
-      useFactory: (config: GatewayConfig) =>
-        config.deviceRate > 0 ? new TokenBucketLimiter(config.deviceRate, config.deviceBurst) : null,
+      useFactory: ({ devices }: GatewayConfig) =>
+        devices.rate > 0 ? new TokenBucketLimiter(devices.rate, devices.burst) : null,
     },
     { provide: APP_GUARD, useClass: OperatorGuard },
   ],

@@ -7,7 +7,7 @@ import {
   isValidDeviceId,
   RestRoute,
 } from '@fieldline/contracts';
-import { AdminOnly } from './auth.guard';
+import { AdminOnly } from '../common/access';
 import { DeviceAuth } from './device-auth.service';
 
 function checkId(id: string): string {

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { ErrorCode, type FieldlineError, JWT_AUDIENCE, JWT_ISSUER } from '@fieldline/contracts';
-import type { AuthConfig } from './auth.config';
+import type { AuthConfig } from '../config/auth.config';
 import { OperatorAuth } from './operator-auth.service';
 import { hashPassword } from './password';
 

@@ -9,7 +9,7 @@ import {
   OPERATOR_ROLES,
   type OperatorRole,
 } from '@fieldline/contracts';
-import type { AuthConfig } from './auth.config';
+import type { AuthConfig } from '../config/auth.config';
 import { hashPassword, verifyPassword } from './password';
 import { TokenBucketLimiter } from '../common/rate-limiter';
 

@@ -1,16 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'socket.io';
 import { AUTH_EXPIRED_EVENT, type ErrorBody, ErrorCode, errorBody, FieldlineError } from '@fieldline/contracts';
 import type { OperatorAuth, OperatorClaims } from './operator-auth.service';
 import { originAllowed } from './origin.policy';
-
-/** What the Socket.IO adapter applies to every namespace, set in one place. */
-export interface SocketSecurity {
-  /** Namespace middleware: runs once per socket, at connect. */
-  middleware: (socket: Socket, next: (err?: Error) => void) => void;
-  /** engine.io `allowRequest`: the origin allowlist, for polling and WebSocket alike. */
-  allowRequest: (req: IncomingMessage) => boolean;
-}
+import type { SocketSecurity } from '../common/socket-io.adapter';
 
 /** The operator of a connected socket. */
 export function socketOperator(socket: Socket): OperatorClaims | undefined {

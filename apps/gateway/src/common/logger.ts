@@ -64,12 +64,18 @@ export class NestLogger implements LoggerService {
 
   private nest(level: LogLevel, message: unknown, context = 'Nest'): void {
     if (NOISY_CONTEXTS.has(context) && threshold < THRESHOLD.debug) return;
-    write(level, context, message instanceof Error ? (message.stack ?? message.message) : String(message));
+    write(
+      level,
+      context,
+      message instanceof Error ? (message.stack ?? message.message) : String(message),
+      undefined,
+      false,
+    );
   }
 }
 
 /** A value fit for one log line: control characters escaped (no forged lines), bounded in length. */
-export function logSafe(value: string): string {
+export function logSafe(value: string, maxChars = MAX_VALUE_CHARS): string {
   // eslint-disable-next-line no-control-regex
   const escaped = value.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) =>
     c === '\n'
@@ -80,10 +86,16 @@ export function logSafe(value: string): string {
           ? '\\t'
           : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
-  return escaped.length > MAX_VALUE_CHARS ? `${escaped.slice(0, MAX_VALUE_CHARS)}…` : escaped;
+  return escaped.length > maxChars ? `${escaped.slice(0, maxChars)}…` : escaped;
 }
 
-function write(level: LogLevel, context: string, message: string, fields?: LogFields): void {
+/**
+ * Messages of the gateway's own loggers may quote what a peer sent (a client id, a user name): in text format they
+ * are escaped like field values, so one log call is one line whatever the peer put in it (a stack too).
+ */
+const MAX_MESSAGE_CHARS = 8000;
+
+function write(level: LogLevel, context: string, message: string, fields?: LogFields, own = true): void {
   if (RANK[level] > threshold) return;
   if (format === 'json') {
     const line: Record<string, unknown> = { time: new Date().toISOString(), level, context, msg: message };
@@ -91,7 +103,7 @@ function write(level: LogLevel, context: string, message: string, fields?: LogFi
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
-  let out = message;
+  let out = own ? logSafe(message, MAX_MESSAGE_CHARS) : message;
   if (fields) {
     for (const k in fields) {
       const v = fields[k];

@@ -4,7 +4,7 @@
  * debt and the long-run rate still holds, so a batch above `burst` is slowed, never refused forever.
  *
  * Plain synchronous code on the ingest hot path: one Map lookup and a few arithmetic operations per message. State is
- * per gateway node (see README: with several nodes each node limits on its own).
+ * per gateway node (docs/device-protocol.md, limits: with several nodes each node limits on its own).
  */
 export class TokenBucketLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();

@@ -1,10 +1,9 @@
 import { createClient, type RedisClientType } from 'redis';
 import { errorMessage, redactUrl } from '@fieldline/contracts';
+import type { Logger as AppLogger } from './logger';
 
-interface Logger {
-  warn(msg: string): void;
-  error(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'warn' | 'error'>;
 
 /**
  * The node's two Redis connections (several nodes, `REDIS_URL`): `pub` runs commands and publishes, `sub` holds the

@@ -1,9 +1,17 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import type { Server, ServerOptions } from 'socket.io';
-import type { SocketSecurity } from '../auth/socket-auth';
+import type { IncomingMessage } from 'node:http';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { RedisConnections } from './redis.connections';
+
+/** What the adapter applies to every namespace: operator auth and the origin allowlist (built by auth/socket-auth.ts). */
+export interface SocketSecurity {
+  /** Namespace middleware: runs once per socket, at connect. */
+  middleware: (socket: Socket, next: (err?: Error) => void) => void;
+  /** engine.io `allowRequest`: the origin allowlist, for polling and WebSocket alike. */
+  allowRequest: (req: IncomingMessage) => boolean;
+}
 
 /** Socket.IO options for every namespace, set in one place. */
 export class GatewayIoAdapter extends IoAdapter {

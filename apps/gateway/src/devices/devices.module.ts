@@ -26,14 +26,14 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
       provide: PresenceFile,
       inject: [CONFIG],
       useFactory: (config: GatewayConfig) =>
-        new PresenceFile(join(config.dataDir, 'presence.json'), logger('Presence')),
+        new PresenceFile(join(config.storage.dataDir, 'presence.json'), logger('Presence')),
     },
     { provide: DevicesChannel, useFactory: () => new DevicesChannel() },
     {
       provide: PresenceService,
       inject: [CONFIG, DevicesChannel, MetricsRegistry],
       useFactory: (config: GatewayConfig, channel: DevicesChannel, metrics: MetricsRegistry) => {
-        const presence = new PresenceService(config.offlineAfterMs, config.presenceTickMs, channel);
+        const presence = new PresenceService(config.devices.offlineAfterMs, config.devices.presenceTickMs, channel);
         observeGauge(metrics, { name: 'fieldline_devices', help: 'Known devices.', read: () => presence.size });
         observeGauge(metrics, {
           name: 'fieldline_devices_online',
@@ -47,7 +47,7 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
       provide: PRESENCE_SYNC,
       inject: [CONFIG, PresenceService, REDIS],
       useFactory: (config: GatewayConfig, presence: PresenceService, redis: RedisConnections | null) =>
-        redis === null ? null : new RedisPresenceSync(redis, config.nodeId, presence, logger('Presence')),
+        redis === null ? null : new RedisPresenceSync(redis, config.cluster.nodeId, presence, logger('Presence')),
     },
     {
       provide: PresenceSaver,

@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '@fieldline/contracts';
+import type { Logger as AppLogger } from '../common/logger';
 
-interface Logger {
-  warn(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'warn'>;
 
 /** What the file holds: when each device was last heard, gateway clock (ms). */
 interface PresenceFileContent {

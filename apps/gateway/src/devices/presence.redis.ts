@@ -1,5 +1,6 @@
 import type { RedisConnections } from '../common/redis.connections';
 import type { PresenceDelta, PresenceService, PresenceSync } from './presence.service';
+import type { Logger as AppLogger } from '../common/logger';
 
 /*
  * Presence shared across nodes through Redis (several nodes, REDIS_URL).
@@ -41,9 +42,8 @@ return #deltas
 
 type WireDelta = [string, string | null, string | null, [string, string, string][]];
 
-interface Logger {
-  warn(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'warn'>;
 
 /** Most deltas kept for retry while Redis is unreachable (newest per device wins, so this bounds devices). */
 const MAX_RETRY_DEVICES = 100_000;

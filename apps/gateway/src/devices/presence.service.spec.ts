@@ -22,6 +22,21 @@ describe('PresenceService', () => {
     now = 1_000_000;
   });
 
+  it('keeps the latest value of metrics named like Object.prototype members', () => {
+    const p = make();
+    const metrics = JSON.parse('{"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4}') as Record<
+      string,
+      number
+    >;
+    p.seen({ deviceId: 'a', ts: 5, metrics }, now);
+    p.seen({ deviceId: 'a', ts: 6, metrics: JSON.parse('{"constructor":10}') as Record<string, number> }, now);
+    p.seed([{ deviceId: 'b', lastTs: 4, latest: metrics, metrics: Object.keys(metrics) }]);
+    const [a, b] = p.list();
+    expect(Object.entries(a.latest).sort()).toEqual(Object.entries({ ...metrics, constructor: 10 }).sort());
+    expect(JSON.parse(JSON.stringify(a.latest))).toEqual(JSON.parse(JSON.stringify({ ...metrics, constructor: 10 })));
+    expect(Object.entries(b.latest).sort()).toEqual(Object.entries(metrics).sort());
+  });
+
   it('goes online on the first reading, batches updates, goes offline after silence', () => {
     const p = make();
     p.seen({ deviceId: 'a', ts: 5, metrics: { t: 1 } }, now);

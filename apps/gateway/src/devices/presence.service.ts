@@ -84,9 +84,12 @@ export class PresenceService {
         online: false,
         lastSeen: d.lastTs,
         latestTs: d.lastTs,
-        latest: { ...d.latest },
+        latest: Object.assign(byMetric<number>(), d.latest),
         // The store knows only the device's last timestamp: a value of any later reading replaces these.
-        latestAt: Object.fromEntries(Object.keys(d.latest).map((m) => [m, Number.MIN_SAFE_INTEGER])),
+        latestAt: Object.assign(
+          byMetric<number>(),
+          Object.fromEntries(Object.keys(d.latest).map((m) => [m, Number.MIN_SAFE_INTEGER])),
+        ),
         metrics: new Set(d.metrics),
         offlineAt: null,
       });
@@ -279,14 +282,22 @@ export class PresenceService {
   }
 }
 
+/**
+ * A record keyed by metric name without a prototype: a metric named `constructor`, `toString` or `valueOf` is a
+ * name like any other, not a lookup that finds Object.prototype's method.
+ */
+function byMetric<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function newState(deviceId: string): DeviceState {
   return {
     deviceId,
     online: false,
     lastSeen: null,
     latestTs: null,
-    latest: {},
-    latestAt: {},
+    latest: byMetric(),
+    latestAt: byMetric(),
     metrics: new Set(),
     offlineAt: null,
   };

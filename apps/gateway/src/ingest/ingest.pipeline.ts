@@ -142,13 +142,26 @@ export class IngestPipeline {
     return new Promise((resolve, reject) => this.buffer.afterDurable((err) => (err ? reject(err) : resolve())));
   }
 
-  /** The readings that are not resends; the same array when none is (the common case: no allocation). */
+  /**
+   * The readings that are not resends; the same array when none is (the common case: no allocation). A batch that
+   * repeats a (device, seq, ts) carries it once: the store would keep one, so the live stream must show one too.
+   * (The batch is checked against itself apart from {@link RecentSeqs}: those are remembered only once accepted.)
+   */
   private withoutResends(readings: Reading[]): Reading[] {
     const recent = this.recent;
+    const inBatch = readings.length > 1 ? new Set<string>() : null;
     let out: Reading[] | null = null;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i];
-      const dup = r.seq !== undefined && recent.has(r.deviceId, r.seq, r.ts);
+      let dup = false;
+      if (r.seq !== undefined) {
+        dup = recent.has(r.deviceId, r.seq, r.ts);
+        if (inBatch !== null && !dup) {
+          const key = `${r.deviceId}\0${r.seq}\0${r.ts}`;
+          dup = inBatch.has(key);
+          inBatch.add(key);
+        }
+      }
       if (dup && out === null) out = readings.slice(0, i);
       else if (!dup && out !== null) out.push(r);
       if (dup) this.stats.duplicates++;

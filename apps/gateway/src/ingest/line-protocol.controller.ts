@@ -11,7 +11,7 @@ import {
   RestRoute,
 } from '@fieldline/contracts';
 import { DEVICE_LIMITER } from '../auth/auth.module';
-import { Public } from '../auth/auth.guard';
+import { Public } from '../common/access';
 import { DeviceAuth } from '../auth/device-auth.service';
 import type { TokenBucketLimiter } from '../common/rate-limiter';
 import { CONFIG, type GatewayConfig } from '../config/config';

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import {
+  ConnackCode,
   deviceMessageTopic,
   type DeviceMessage,
   type ErrorBody,
@@ -20,6 +21,7 @@ import { capMqttPacketSize } from '../common/third-party.patches';
 import type { PresenceService } from '../devices/presence.service';
 import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
+import type { Logger as AppLogger } from '../common/logger';
 
 /**
  * Packets above the message limit still reach the pipeline (and get MESSAGE_TOO_LARGE on the device's error topic);
@@ -31,9 +33,7 @@ export const MQTT_HARD_MAX_PACKET_BYTES = LIMITS.maxMessageBytes + 4 * 1024;
 /** A refused publish is rewritten to this topic: no device may subscribe to it, so it goes nowhere. */
 const DROPPED_TOPIC = '$fieldline/dropped';
 
-/** CONNACK return codes (MQTT 3.1.1). */
-const IDENTIFIER_REJECTED = 2;
-const NOT_AUTHORIZED = 5;
+const { IDENTIFIER_REJECTED, NOT_AUTHORIZED } = ConnackCode;
 const CONNACK_TEXT: Record<number, string> = {
   [IDENTIFIER_REJECTED]: 'identifier rejected',
   [NOT_AUTHORIZED]: 'not authorized',
@@ -76,10 +76,8 @@ class LogBudget {
   }
 }
 
-interface Logger {
-  log(msg: string): void;
-  warn(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'log' | 'warn'>;
 
 /**
  * The embedded MQTT broker (aedes, MQTT 3.1.1). Readings published to `devices/<id>/telemetry` are ingested inside

@@ -21,10 +21,10 @@ import { rawSocketOf } from '../common/third-party.patches';
 import type { DeviceTransport, TransportContext } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { WS_CLOSE_OPTIONS, type WsHeartbeat } from './ws.heartbeat';
+import type { Logger as AppLogger } from '../common/logger';
 
-interface Logger {
-  warn(msg: string): void;
-}
+/** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
+type Logger = Pick<AppLogger, 'warn'>;
 
 /**
  * Raw WebSocket ingest on the gateway's HTTP port (`GET /ingest`). Not a Nest gateway: Nest allows one WebSocket
@@ -113,12 +113,15 @@ export class WsIngestTransport implements DeviceTransport {
   }
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // One owner per path, decided on the path as sent, the way engine.io decides (a prefix test on the raw URL):
+    // `/socket.io/../ingest` is engine.io's alone, and `/ingest/../ingest` names no endpoint of ours.
+    const rawPath = (req.url ?? '/').split('?', 1)[0];
+    if (rawPath.startsWith(this.socketIoPath)) return; // engine.io's
     const url = new URL(req.url ?? '/', 'http://gateway');
-    if (url.pathname.startsWith(this.socketIoPath)) return; // engine.io's
     // Node leaves an upgraded socket without an error listener; until `ws` takes it over, a reset is ours to swallow.
     const onError = (): void => void socket.destroy();
     socket.on('error', onError);
-    if (url.pathname !== INGEST_PATH)
+    if (rawPath !== INGEST_PATH)
       return refuseUpgrade(socket, 404, ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}`);
     if (this.closing) return refuseUpgrade(socket, 503, ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
     if (!originAllowed(req.headers, this.corsOrigins)) {

@@ -18,7 +18,7 @@ import { TelemetryGateway } from './telemetry.gateway';
       provide: LiveFanout,
       inject: [CONFIG, TelemetryChannel, MetricsRegistry],
       useFactory: (config: GatewayConfig, channel: TelemetryChannel, metrics: MetricsRegistry) => {
-        const live = new LiveFanout(config.liveTickMs, channel.readings);
+        const live = new LiveFanout(config.live.tickMs, channel.readings);
         observeCounter(metrics, {
           name: 'fieldline_live_events_total',
           help: 'Socket.IO readings events emitted to device rooms.',

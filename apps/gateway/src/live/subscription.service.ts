@@ -3,6 +3,7 @@ import {
   deviceRoom,
   ErrorCode,
   errorBody,
+  isQueryableTime,
   isValidDeviceId,
   LIMITS,
   type Reading,
@@ -34,8 +35,8 @@ export class SubscriptionService {
     if (!isValidDeviceId(deviceId))
       return refuse(ErrorCode.INVALID_DEVICE_ID, 'deviceId must be 1–64 characters of A-Z a-z 0-9 _ . -');
     const since = req?.since;
-    if (since !== undefined && since !== null && (typeof since !== 'number' || !Number.isFinite(since))) {
-      return refuse(ErrorCode.INVALID_REQUEST, 'since must be epoch milliseconds');
+    if (since !== undefined && since !== null && (typeof since !== 'number' || !isQueryableTime(since))) {
+      return refuse(ErrorCode.INVALID_REQUEST, 'since must be epoch milliseconds between 1970 and 2262');
     }
     const room = deviceRoom(deviceId);
     // socket.rooms also holds the socket's own id.

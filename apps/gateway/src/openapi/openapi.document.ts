@@ -105,6 +105,18 @@ const lineProtocolWrite = (path: string, v2: boolean): Op => ({
   influxErrors: [400, 401, 403, 413, 429, 503],
 });
 
+/** Rotating and revoking a token differ only in method and answer. */
+const tokenRoute = (method: Method, summary: string, ok: Op['ok'][string]): Op => ({
+  method,
+  path: '/api/devices/{id}/token',
+  tag: 'device registry',
+  summary,
+  security: 'admin',
+  params: [idParam],
+  ok: { '200': ok },
+  errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+});
+
 /** Every route of the gateway. The Nest routes are checked against this list by `openapi.e2e-spec.ts`. */
 export const OPERATIONS: readonly Op[] = [
   {
@@ -163,26 +175,14 @@ export const OPERATIONS: readonly Op[] = [
     ok: { '200': { description: 'the registration', content: json(ref('DeviceRegistration')) } },
     errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
   },
-  {
-    method: 'post',
-    path: '/api/devices/{id}/token',
-    tag: 'device registry',
-    summary: "Rotate a device's token (admin); its open connections are closed",
-    security: 'admin',
-    params: [idParam],
-    ok: { '200': { description: 'the new token, shown this once', content: json(ref('DeviceTokenResponse')) } },
-    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
-  },
-  {
-    method: 'delete',
-    path: '/api/devices/{id}/token',
-    tag: 'device registry',
-    summary: "Revoke a device's token (admin); its open connections are closed",
-    security: 'admin',
-    params: [idParam],
-    ok: { '200': { description: 'the registration, without token', content: json(ref('DeviceRegistration')) } },
-    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
-  },
+  tokenRoute('post', "Rotate a device's token (admin); its open connections are closed", {
+    description: 'the new token, shown this once',
+    content: json(ref('DeviceTokenResponse')),
+  }),
+  tokenRoute('delete', "Revoke a device's token (admin); its open connections are closed", {
+    description: 'the registration, without token',
+    content: json(ref('DeviceRegistration')),
+  }),
   {
     method: 'get',
     path: '/api/devices',

@@ -10,6 +10,14 @@ const DAY_MS = 86_400_000;
 const YIELD_EVERY_ROWS = 4096;
 
 /**
+ * A mean over values near the largest double must not overflow to Infinity (sent as null): a bucket holding any
+ * value above HUGE is averaged scaled by 2^-64 (exact for every double above 1e-288) and scaled back.
+ */
+const HUGE = '1e300';
+const SCALE = '5.421010862427522e-20'; // 2^-64
+const UNSCALE = '18446744073709551616.0'; // 2^64
+
+/**
  * Narrow layout: one row per metric point, so a new metric needs no schema change and a per-metric scan reads only
  * the rows it needs. `tags` repeats on every row of its reading; readings rarely carry tags and the column is
  * dictionary-compressed, so this is cheaper than a join.
@@ -204,7 +212,7 @@ export class DuckDbStore implements TelemetryStore {
       const bucket = `epoch_ms(timezone($tz, time_bucket(to_milliseconds($bucket),
         timezone($tz, make_timestamp(slot * 1000)::TIMESTAMPTZ), TIMESTAMP '1970-01-01')))`;
       const value = {
-        mean: 'sum(s) / sum(n)',
+        mean: `CASE WHEN max(mx) > ${HUGE} THEN sum(ss) / sum(n) * ${UNSCALE} ELSE sum(s) / sum(n) END`,
         min: 'min(lo)',
         max: 'max(hi)',
         last: 'arg_max(l, lt)',
@@ -213,11 +221,12 @@ export class DuckDbStore implements TelemetryStore {
       sql = `SELECT metric, ${bucket} AS b, (${value})::DOUBLE, min(lo), max(hi), sum(n)::DOUBLE
         FROM (SELECT metric, ts - ts % 900000 AS slot, sum(value) AS s, count(*) AS n, min(value) AS lo, max(value) AS hi
           ${last ? ', arg_max(value, ts) AS l, max(ts) AS lt' : ''}
+          ${q.agg === 'mean' ? `, sum(value * ${SCALE}) AS ss, max(abs(value)) AS mx` : ''}
           FROM readings WHERE ${filter} GROUP BY metric, slot)
         GROUP BY metric, b ORDER BY metric, b`;
     } else {
       const value = {
-        mean: 'avg(value)',
+        mean: `CASE WHEN max(abs(value)) > ${HUGE} THEN avg(value * ${SCALE}) * ${UNSCALE} ELSE avg(value) END`,
         min: 'min(value)',
         max: 'max(value)',
         last: 'arg_max(value, ts)',
@@ -260,7 +269,8 @@ export class DuckDbStore implements TelemetryStore {
     return rows.map((row) => {
       const names = row[2] as string[];
       const vals = row[3] as number[];
-      const metrics: Record<string, number> = {};
+      // No prototype: a metric named `__proto__` is kept like any other name.
+      const metrics = Object.create(null) as Record<string, number>;
       for (let i = 0; i < names.length; i++) metrics[names[i]] = vals[i];
       const reading: Reading = { deviceId, ts: row[0] as number, metrics };
       if (row[1] !== null) reading.seq = row[1] as number;
@@ -281,7 +291,7 @@ export class DuckDbStore implements TelemetryStore {
       const metric = row[1] as string;
       const ts = row[3] as number;
       if (current === null || current.deviceId !== deviceId) {
-        current = { deviceId, lastTs: ts, latest: {}, metrics: [] };
+        current = { deviceId, lastTs: ts, latest: Object.create(null) as Record<string, number>, metrics: [] };
         out.push(current);
       }
       current.latest[metric] = row[2] as number;

@@ -362,6 +362,28 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Tel
       });
     });
 
+    it('keeps metrics named like Object.prototype members as any other name', async () => {
+      const metrics = JSON.parse(
+        '{"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4}',
+      ) as Record<string, number>;
+      await store.write([{ deviceId: 'dev-p', ts: T0, seq: 1, metrics }]);
+      const [got] = await store.since('dev-p', 0, 10);
+      expect(Object.entries(got.metrics).sort()).toEqual(Object.entries(metrics).sort());
+      const dev = (await store.devices()).find((d) => d.deviceId === 'dev-p');
+      expect(Object.entries(dev?.latest ?? {}).sort()).toEqual(Object.entries(metrics).sort());
+      const raw = await store.history(query('dev-p'));
+      expect(raw.series.map((s) => s.metric).sort()).toEqual(Object.keys(metrics).sort());
+    });
+
+    it('averages values near the largest double without overflowing', async () => {
+      const big = 1e308;
+      await store.write([0, 1, 2].map((i) => ({ deviceId: 'dev-m', ts: T0 + i * MIN, seq: i, metrics: { v: big } })));
+      const plain = await store.history(query('dev-m', { bucketMs: HOUR, agg: 'mean' }));
+      expect(seriesOf(plain.series, 'v').points.map((p) => p.value)).toEqual([big]);
+      const local = await store.history(query('dev-m', { bucketMs: DAY, agg: 'mean', tz: 'Europe/Berlin' }));
+      expect(seriesOf(local.series, 'v').points.map((p) => p.value)).toEqual([big]);
+    });
+
     it('fails calls after close', async () => {
       open = false;
       await store.close();

@@ -1,3 +1,5 @@
+import { autoBucketMs } from '@fieldline/contracts/rest';
+
 /** The ranges the device view offers. */
 export type RangeKey = '5m' | '1h' | '24h' | '7d' | 'custom';
 
@@ -23,8 +25,18 @@ export function isRangeKey(value: unknown): value is RangeKey {
   return value === 'custom' || PRESETS.some((p) => p.key === value);
 }
 
-/** Resolves a range at `now`; a custom range needs `from < to`, else it falls back to the 5-minute live window. */
-export function resolveRange(key: RangeKey, now: number, custom?: { from: number; to: number }): TimeRange {
+/** A custom window as the URL holds it; `follow`: the window is `to - from` long and ends now, sliding. */
+export interface CustomWindow {
+  from: number;
+  to: number;
+  follow?: boolean;
+}
+
+/**
+ * Resolves a range at `now`; a custom range needs `from < to`, else it falls back to the 5-minute live window. A
+ * custom range that follows now slides like the presets do: same length, ending at `now`.
+ */
+export function resolveRange(key: RangeKey, now: number, custom?: CustomWindow): TimeRange {
   if (
     key === 'custom' &&
     custom &&
@@ -32,8 +44,22 @@ export function resolveRange(key: RangeKey, now: number, custom?: { from: number
     Number.isFinite(custom.to) &&
     custom.from < custom.to
   ) {
+    if (custom.follow) {
+      const spanMs = custom.to - custom.from;
+      return { from: now - spanMs, to: now, live: true, spanMs };
+    }
     return { from: custom.from, to: custom.to, live: custom.to > now, spanMs: null };
   }
   const preset = PRESETS.find((p) => p.key === key) ?? PRESETS[0];
   return { from: now - preset.spanMs, to: now, live: true, spanMs: preset.spanMs };
+}
+
+/** History buckets a chart of `width` px gets for a window of `spanMs` (`bucket=auto`, one bucket per pixel at most). */
+export function pointsFor(spanMs: number, width: number): number {
+  return Math.ceil(spanMs / autoBucketMs(0, spanMs, width));
+}
+
+/** The window a range shows at `now`: a sliding one ends at `now`, a fixed one keeps its bounds. */
+export function shownWindow(range: TimeRange, now: number): { from: number; to: number } {
+  return range.spanMs === null ? { from: range.from, to: range.to } : { from: now - range.spanMs, to: now };
 }

@@ -3,6 +3,7 @@ import {
   ChangeDetectionStrategy,
   Component,
   computed,
+  DestroyRef,
   effect,
   type ElementRef,
   inject,
@@ -19,9 +20,10 @@ import { ClockService } from '../../core/clock.service';
 import { debugHooks } from '../../core/debug';
 import { formatDuration, formatValue, relativeTime } from '../../core/format';
 import { SeriesFeed } from '../../core/series/series-feed';
-import { isRangeKey, type RangeKey, resolveRange } from '../../core/series/time-range';
+import { type CustomWindow, isRangeKey, pointsFor, type RangeKey, resolveRange } from '../../core/series/time-range';
 import { SocketService } from '../../core/socket/socket.service';
 import { ChartComponent, type XWindow } from '../../shared/chart/chart.component';
+import { DownloadButtonComponent } from './download-button.component';
 import { LatestTableComponent } from './latest-table.component';
 import { type RangeChoice, RangeSelectorComponent } from './range-selector.component';
 
@@ -30,11 +32,16 @@ const COLORS = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2'
 const CARD_MIN_PX = 460;
 const GRID_GAP_PX = 16;
 const CARD_PAD_PX = 32;
+/** A window being resized fires many observations; the width that counts is the one it settles on. */
+export const RESIZE_DEBOUNCE_MS = 250;
 
-/** `/devices/:id?range=5m|1h|24h|7d|custom&from&to`: one live chart per metric and the latest readings. */
+/**
+ * `/devices/:id?range=5m|1h|24h|7d|custom&from&to[&follow=1]`: one live chart per metric and the latest readings.
+ * `follow=1`: the custom window is `to - from` long and ends now, sliding like the presets.
+ */
 @Component({
   selector: 'fl-device',
-  imports: [RouterLink, ChartComponent, LatestTableComponent, RangeSelectorComponent],
+  imports: [RouterLink, ChartComponent, DownloadButtonComponent, LatestTableComponent, RangeSelectorComponent],
   templateUrl: './device.component.html',
   styleUrl: './device.component.css',
   changeDetection: ChangeDetectionStrategy.OnPush,
@@ -45,21 +52,42 @@ export class DeviceComponent {
   readonly range = input<string>();
   readonly from = input<string>();
   readonly to = input<string>();
+  readonly follow = input<string>();
 
   private readonly socket = inject(SocketService);
   private readonly api = inject(HistoryApi);
   private readonly clock = inject(ClockService);
   private readonly router = inject(Router);
+  private readonly destroyRef = inject(DestroyRef);
   private readonly chartsEl = viewChild.required<ElementRef<HTMLElement>>('charts');
-  /** Pixel width of one chart, measured once the page is laid out. */
+  /** Pixel width of one chart, measured once the page is laid out and again whenever the charts' area resizes. */
   private readonly chartWidth = signal(0);
   private readonly reloads = signal(0);
+  /** The feed being loaded to replace the one shown after a resize; shown once its history is in. */
+  private pending: SeriesFeed | null = null;
+  /** Device, range and reload count of the feed last opened: when only the width changed, the swap waits. */
+  private openedView = '';
 
   protected readonly rangeKey = computed<RangeKey>(() => {
     const r = this.range();
     return isRangeKey(r) ? r : '5m';
   });
-  private readonly custom = computed(() => ({ from: Number(this.from()), to: Number(this.to()) }));
+  private readonly custom = computed<CustomWindow>(() => ({
+    from: Number(this.from()),
+    to: Number(this.to()),
+    follow: this.follow() === '1' || this.follow() === 'true',
+  }));
+  /**
+   * History buckets per chart at the measured width (0 before it is measured). A new width refetches history only
+   * when this changes: a few pixels more or less usually keep the same bucket width, and so the same points.
+   */
+  private readonly points = computed(() => {
+    const width = this.chartWidth();
+    if (width === 0) return 0;
+    const { from, to } = resolveRange(this.rangeKey(), 0, this.custom());
+    return pointsFor(to - from, width);
+  });
+  protected readonly following = computed(() => this.rangeKey() === 'custom' && this.custom().follow === true);
   protected readonly feed = signal<SeriesFeed | null>(null);
   protected readonly paused = signal(false);
   /** The readings table, held still while paused. */
@@ -99,17 +127,30 @@ export class DeviceComponent {
   });
 
   constructor() {
-    afterNextRender(() => this.chartWidth.set(this.measureChartWidth()));
-    // A new feed for every device, range and chart width; the old one unsubscribes.
+    afterNextRender(() => {
+      this.chartWidth.set(this.measureChartWidth());
+      this.observeWidth();
+    });
+    // A new feed for every device, range and point count; the old one unsubscribes once it is replaced.
     effect((onCleanup) => {
       const id = this.id();
       const key = this.rangeKey();
       const custom = this.custom();
-      const width = this.chartWidth();
-      this.reloads();
-      if (width === 0) return;
-      const feed = untracked(() => this.open(id, key, custom, width));
-      onCleanup(() => feed.close());
+      const reloads = this.reloads();
+      if (this.points() === 0) return;
+      const feed = untracked(() => {
+        const view = JSON.stringify([id, key, custom, reloads]);
+        const resized = view === this.openedView;
+        this.openedView = view;
+        return this.open(id, key, custom, this.chartWidth(), resized);
+      });
+      onCleanup(() => {
+        if (feed !== this.feed()) feed.close();
+      });
+    });
+    this.destroyRef.onDestroy(() => {
+      this.pending?.close();
+      this.feed()?.close();
     });
     // Slide live windows with the clock.
     effect(() => {
@@ -125,7 +166,9 @@ export class DeviceComponent {
 
   protected onRange(choice: RangeChoice): void {
     const queryParams =
-      choice.key === 'custom' ? { range: 'custom', from: choice.from, to: choice.to } : { range: choice.key };
+      choice.key === 'custom'
+        ? { range: 'custom', from: choice.from, to: choice.to, follow: choice.follow ? 1 : undefined }
+        : { range: choice.key };
     void this.router.navigate([], { queryParams });
   }
 
@@ -139,18 +182,49 @@ export class DeviceComponent {
     this.reloads.update((n) => n + 1);
   }
 
-  private open(id: string, key: RangeKey, custom: { from: number; to: number }, width: number): SeriesFeed {
+  /**
+   * Opens a feed. After a resize (`swap`) the charts keep drawing the feed they have, live and paused alike, until
+   * the new one has its history: the charts never blank out while a window is being resized.
+   */
+  private open(id: string, key: RangeKey, custom: CustomWindow, width: number, swap: boolean): SeriesFeed {
     const range = resolveRange(key, Date.now(), custom);
     const feed = new SeriesFeed(
       { fetch: this.api.fetch, watch: (...args) => this.socket.watch(...args) },
       { deviceId: id, range, maxPoints: width, keepLatest: 12 },
     );
-    this.paused.set(false);
-    this.heldLatest.set(null);
+    this.pending = feed;
+    if (!swap || this.feed() === null) this.show(feed, false);
+    void feed.start().then(() => {
+      if (this.pending === feed && this.feed() !== feed) this.show(feed, true);
+    });
+    return feed;
+  }
+
+  private show(feed: SeriesFeed, keepPause: boolean): void {
+    const old = this.feed();
+    if (old !== null && old !== feed) old.close();
+    if (this.pending === feed) this.pending = null;
+    if (!keepPause) {
+      this.paused.set(false);
+      this.heldLatest.set(null);
+    }
     this.feed.set(feed);
     debugHooks().feed = feed;
-    void feed.start();
-    return feed;
+  }
+
+  /** Measures the charts again whenever their area resizes (window, rotation, side panels), once it settles. */
+  private observeWidth(): void {
+    if (typeof ResizeObserver === 'undefined') return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const observer = new ResizeObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.chartWidth.set(this.measureChartWidth()), RESIZE_DEBOUNCE_MS);
+    });
+    observer.observe(this.chartsEl().nativeElement);
+    this.destroyRef.onDestroy(() => {
+      clearTimeout(timer);
+      observer.disconnect();
+    });
   }
 
   /** One chart's plot width in CSS pixels: the server aggregates history to about one point per pixel. */

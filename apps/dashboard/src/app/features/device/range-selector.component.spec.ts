@@ -32,4 +32,43 @@ describe('RangeSelectorComponent', () => {
     expect(chosen[1]).toEqual({ key: 'custom', from, to: from + 2.5 * 3_600_000 });
     expect(toLocalInput(from)).toBe('2026-11-25T10:00:00');
   });
+
+  it('"Follow now": the custom window ends now and slides; the "To" field is off meanwhile', async () => {
+    const fixture = TestBed.createComponent(RangeSelectorComponent);
+    const now = Date.now();
+    fixture.componentRef.setInput('key', '5m');
+    fixture.componentRef.setInput('from', now - 300_000);
+    fixture.componentRef.setInput('to', now);
+    const chosen: RangeChoice[] = [];
+    fixture.componentInstance.changed.subscribe((c) => chosen.push(c));
+    await fixture.whenStable();
+    const el = fixture.nativeElement as HTMLElement;
+    (el.querySelector('[data-range="custom"]') as HTMLButtonElement).click();
+    await fixture.whenStable();
+    const follow = el.querySelector('input[name="follow"]') as HTMLInputElement;
+    const [fromField, toField] = [...el.querySelectorAll<HTMLInputElement>('input[type="datetime-local"]')];
+    expect(follow.checked).toBe(false);
+    expect(toField.disabled).toBe(false);
+    follow.checked = true;
+    follow.dispatchEvent(new Event('change'));
+    await fixture.whenStable();
+    expect(toField.disabled).toBe(true);
+    fromField.value = toLocalInput(now - 2 * 3_600_000);
+    toField.value = toLocalInput(now - 3 * 3_600_000); // ignored: the window ends now
+    el.querySelector('form')!.dispatchEvent(new Event('submit'));
+    expect(chosen).toHaveLength(1);
+    const [c] = chosen;
+    expect(c.key).toBe('custom');
+    expect(c.follow).toBe(true);
+    expect(c.to! - Date.now()).toBeLessThanOrEqual(0);
+    expect(Date.now() - c.to!).toBeLessThan(1000);
+    expect(Math.abs(c.to! - c.from! - 2 * 3_600_000)).toBeLessThan(2000); // the field has whole seconds
+
+    // Showing a window that follows now, the form opens with the box ticked.
+    fixture.componentRef.setInput('key', 'custom');
+    fixture.componentRef.setInput('follow', true);
+    (el.querySelector('[data-range="custom"]') as HTMLButtonElement).click();
+    await fixture.whenStable();
+    expect((el.querySelector('input[name="follow"]') as HTMLInputElement).checked).toBe(true);
+  });
 });

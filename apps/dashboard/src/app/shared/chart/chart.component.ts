@@ -170,6 +170,8 @@ export class ChartComponent {
     this.host.dataset['points'] = String(s.line.length);
     this.host.dataset['first'] = String(s.line[0]?.x ?? '');
     this.host.dataset['last'] = String(s.line[s.line.length - 1]?.x ?? '');
+    this.host.dataset['min'] = String(min);
+    this.host.dataset['max'] = String(max);
     this.host.dataset['draws'] = String(Number(this.host.dataset['draws'] ?? 0) + 1);
     this.host.dataset['frozen'] = String(this.frozen !== null);
   }

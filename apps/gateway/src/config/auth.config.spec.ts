@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../config/config';
+import { loadConfig } from './config';
+import { ConfigError } from './config-error';
 import { loadAuthConfig } from './auth.config';
 
 const SECRET = 's'.repeat(32);
@@ -75,10 +76,10 @@ describe('auth configuration', () => {
 
   it('reads the device rate limit', () => {
     const base = { JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough' };
-    expect(loadConfig(base)).toMatchObject({ deviceRate: 100, deviceBurst: 1000 });
-    expect(loadConfig({ ...base, DEVICE_RATE: '0.5', DEVICE_BURST: '10' })).toMatchObject({
-      deviceRate: 0.5,
-      deviceBurst: 10,
+    expect(loadConfig(base).devices).toMatchObject({ rate: 100, burst: 1000 });
+    expect(loadConfig({ ...base, DEVICE_RATE: '0.5', DEVICE_BURST: '10' }).devices).toMatchObject({
+      rate: 0.5,
+      burst: 10,
     });
     expect(() => loadConfig({ ...base, DEVICE_RATE: '-1' })).toThrow(/DEVICE_RATE/);
     expect(() => loadConfig({ ...base, DEVICE_BURST: '0' })).toThrow(/DEVICE_BURST/);
