@@ -20,7 +20,7 @@ import { IngestPipeline } from './ingest.pipeline';
 import { LineProtocolIngest, type LineWriter } from './line-protocol.ingest';
 import { LINE_PRECISIONS, type LinePrecision } from './line-protocol.parser';
 
-/** Largest line-protocol body, counted inflated: about 40,000 Telegraf lines (Telegraf sends 1,000 per batch by default). */
+/** Largest line-protocol body, inflated: about 40,000 Telegraf lines (Telegraf sends 1,000 a batch by default). */
 export const LINE_PROTOCOL_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** A `/query` body: one statement in a form. */
