@@ -5,9 +5,10 @@
  *
  * Each host is one Telegraf agent (its device token; LINE_PROTOCOL_DEVICE_TAG=host): a batch is 5,000 lines as
  * `outputs.influxdb` sends them (gzip, ns precision, cpu/mem/system/swap/processes/kernel/disk/diskio/net every
- * 10 s, one timestamp per gather). The same readings go to `POST /api/devices/:id/readings` as JSON (`{readings:[...]}`, up to 500 readings and
- * 64 KiB a request, as devices send them: not compressed), to other device ids. One request at a time on each side,
- * the sides alternating for `--rounds` (after a warm-up round that is not reported). Bodies are built and compressed before the clock starts. For each side:
+ * 10 s, one timestamp per gather). The same readings go to `POST /api/devices/:id/readings` as JSON
+ * (`{readings:[...]}`, up to 500 readings and 64 KiB a request, as devices send them: not compressed), to other
+ * device ids. One request at a time on each side, the sides alternating for `--rounds` (after a warm-up round that
+ * is not reported). Bodies are built and compressed before the clock starts. For each side:
  *   acked   - lines/s until the last answer (204 / 202: in the spool);
  *   stored  - lines/s until fieldline_store_written_total has them all;
  *   fanned  - lines/s until an operator subscribed to every device has received them all over Socket.IO;
