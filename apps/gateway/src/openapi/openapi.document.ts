@@ -226,6 +226,13 @@ export const OPERATIONS: readonly Op[] = [
       idParam,
       ...historyParams(),
       { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['csv', 'ndjson'] } },
+      {
+        name: 'include',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', pattern: '^(seq|tags)(,(seq|tags))?$' },
+        description: 'raw CSV only: extra columns, `seq` (before the metrics) and/or `tags` (a JSON object, last)',
+      },
     ],
     ok: {
       '200': {
