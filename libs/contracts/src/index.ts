@@ -10,3 +10,4 @@ export * from './ws';
 export * from './runtime';
 export * from './device-messages';
 export * from './device-meta';
+export * from './line-protocol';
