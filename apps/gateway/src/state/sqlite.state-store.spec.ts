@@ -5,6 +5,9 @@ import Database from 'better-sqlite3';
 import { SqliteStateStore } from './sqlite.state-store';
 import { describeStateStoreContract } from './state-store.contract';
 
+// Every commit is fsynced (synchronous=FULL): on a loaded, shared disk a few of them can outlast jest's 5 s default.
+jest.setTimeout(60_000);
+
 describeStateStoreContract('sqlite', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-state-'));
   const file = join(dir, 'state.sqlite');
