@@ -66,15 +66,15 @@ export class FailureDelays {
     return n;
   }
 
-  /** Forgets every key of `user` (admin unlock); answers the most failures any of them had. */
+  /** Forgets every key of `user` (admin unlock); answers the failures forgotten. */
   clearUser(user: string): number {
-    let most = 0;
+    let sum = 0;
     for (const [key, f] of this.keys)
       if (f.user === user) {
-        most = Math.max(most, f.count);
+        sum += f.count;
         this.keys.delete(key);
       }
-    return most;
+    return sum;
   }
 
   get size(): number {
