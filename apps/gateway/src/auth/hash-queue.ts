@@ -47,13 +47,16 @@ export class HashQueue {
         start: () => {
           this.running++;
           const t0 = performance.now();
-          work()
-            .then(resolve, reject)
-            .finally(() => {
-              this.meanMs += (performance.now() - t0 - this.meanMs) / 8;
-              this.running--;
-              this.next();
-            });
+          // The slot is free before the caller hears back, so that it may submit again at once.
+          const settle = () => {
+            this.meanMs += (performance.now() - t0 - this.meanMs) / 8;
+            this.running--;
+            this.next();
+          };
+          work().then(
+            (v) => (settle(), resolve(v)),
+            (err: unknown) => (settle(), reject(err)),
+          );
         },
         refuse: (err) => reject(err),
       };
