@@ -37,6 +37,18 @@ describe('HashQueue', () => {
     expect(h.started).toEqual(['a1', 'k1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4']);
   });
 
+  it('keeps one of two slots for known clients: a stranger flood takes one, a known login starts at once', async () => {
+    const h = harness(2, 10);
+    for (const name of ['a1', 'b1', 'c1']) void h.submit('other', name[0], name);
+    expect(h.started).toEqual(['a1']);
+    void h.submit('known', 'admin', 'k1');
+    expect(h.started).toEqual(['a1', 'k1']);
+    await h.done('k1');
+    expect(h.started).toEqual(['a1', 'k1']);
+    await h.done('a1');
+    expect(h.started).toEqual(['a1', 'k1', 'b1']);
+  });
+
   it('a full lane drops the newest of the key holding most, or refuses the newcomer at once', async () => {
     const h = harness(1, 3);
     void h.submit('other', 'x', 'x0');

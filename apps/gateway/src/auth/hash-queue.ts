@@ -20,21 +20,29 @@ interface Job {
  * (4 threads, shared with fs and dns), so an unbounded number of logins would queue there, out of sight, behind each
  * other. Here the known lane is always served first; within a lane, waiting logins are served round-robin by key
  * (the user name for known clients, the address for others), so a flood from one address waits behind its own
- * attempts. A full lane makes room by dropping the newest login of the key that holds the most; when no key holds
+ * attempts. With two slots or more, one is kept for known clients: their login never waits for a stranger's hash.
+ * A full lane makes room by dropping the newest login of the key that holds the most; when no key holds
  * more than the newcomer would, the newcomer is refused at once, never left to wait.
  */
 export class HashQueue {
   private running = 0;
+  private runningOther = 0;
+  /** Slots others may take. */
+  private readonly otherSlots: number;
   private readonly lanes: Record<HashLane, Map<string, Job[]>> = { known: new Map(), other: new Map() };
   private readonly waiting: Record<HashLane, number> = { known: 0, other: 0 };
   /** Logins refused by a full queue (at once, or dropped to make room). */
   refused = 0;
+  /** Hashes started. */
+  started = 0;
   private meanMs = 100;
 
   constructor(
     readonly concurrency: number,
     readonly limit: number,
-  ) {}
+  ) {
+    this.otherSlots = Math.max(1, concurrency - 1);
+  }
 
   /** Logins waiting in each lane (for /metrics). */
   get queued(): Readonly<Record<HashLane, number>> {
@@ -46,11 +54,14 @@ export class HashQueue {
       const job: Job = {
         start: () => {
           this.running++;
+          if (lane === 'other') this.runningOther++;
+          this.started++;
           const t0 = performance.now();
           // The slot is free before the caller hears back, so that it may submit again at once.
           const settle = () => {
             this.meanMs += (performance.now() - t0 - this.meanMs) / 8;
             this.running--;
+            if (lane === 'other') this.runningOther--;
             this.next();
           };
           work().then(
@@ -60,7 +71,7 @@ export class HashQueue {
         },
         refuse: (err) => reject(err),
       };
-      if (this.running < this.concurrency) return job.start();
+      if (this.mayStart(lane)) return job.start();
       if (!this.makeRoom(lane, key)) {
         this.refused++;
         return reject(this.full());
@@ -98,9 +109,13 @@ export class HashQueue {
     return true;
   }
 
+  private mayStart(lane: HashLane): boolean {
+    return this.running < this.concurrency && (lane === 'known' || this.runningOther < this.otherSlots);
+  }
+
   private next(): void {
-    while (this.running < this.concurrency) {
-      const job = this.take('known') ?? this.take('other');
+    for (;;) {
+      const job = (this.mayStart('known') && this.take('known')) || (this.mayStart('other') && this.take('other'));
       if (!job) return;
       job.start();
     }
