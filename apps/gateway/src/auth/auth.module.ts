@@ -55,7 +55,8 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
           name: 'fieldline_login_hash_queue',
           help: 'Operator logins waiting for a password hash, by lane (known clients first).',
           labels: ['lane'],
-          read: () => Object.entries(operators.hashes.queued).map(([lane, n]: [string, number]) => [{ lane }, n] as const),
+          read: () =>
+            Object.entries(operators.hashes.queued).map(([lane, n]: [string, number]) => [{ lane }, n] as const),
         });
         return operators;
       },

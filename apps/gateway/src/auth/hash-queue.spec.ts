@@ -28,7 +28,14 @@ describe('HashQueue', () => {
   it('runs at most `concurrency` at once, known clients first, others round-robin by address', async () => {
     const h = harness(1, 10);
     void h.submit('other', 'a', 'a1');
-    for (const [key, name] of [['a', 'a2'], ['a', 'a3'], ['a', 'a4'], ['b', 'b1'], ['c', 'c1'], ['b', 'b2']])
+    for (const [key, name] of [
+      ['a', 'a2'],
+      ['a', 'a3'],
+      ['a', 'a4'],
+      ['b', 'b1'],
+      ['c', 'c1'],
+      ['b', 'b2'],
+    ])
       void h.submit('other', key, name);
     void h.submit('known', 'admin', 'k1');
     expect(h.started).toEqual(['a1']);

@@ -66,7 +66,7 @@ export class HashQueue {
           };
           work().then(
             (v) => (settle(), resolve(v)),
-            (err: unknown) => (settle(), reject(err)),
+            (err: Error) => (settle(), reject(err)),
           );
         },
         refuse: (err) => reject(err),

@@ -44,7 +44,11 @@ describe('FailureDelays', () => {
   });
 
   it('keeps configured users when a flood of made-up names fills it', () => {
-    const d = new FailureDelays(policy, () => now, (user) => user === 'admin');
+    const d = new FailureDelays(
+      policy,
+      () => now,
+      (user) => user === 'admin',
+    );
     for (let i = 0; i < 3; i++) d.charge('u:admin', 'admin');
     for (let i = 0; i < 100_001; i++) d.charge(`u:x${i}`, `x${i}`);
     expect(d.size).toBe(100_000);

@@ -133,8 +133,11 @@ describe('OperatorAuth: guessing and floods', () => {
   it('unknown names are throttled exactly like known ones, and the delay doubles up to its cap', async () => {
     const auth = await make({ freeFailures: 2, delayMs: 1000, maxDelayMs: 4000 });
     const retryAfter = async (name: string) => {
-      const err = await auth.login(name, 'wrong', '10.1.0.1').catch((e: FieldlineError) => e);
-      return err instanceof Error ? [(err as FieldlineError).code, (err as FieldlineError).details?.retryAfterMs] : [];
+      const err = await auth.login(name, 'wrong', '10.1.0.1').then(
+        () => null,
+        (e: FieldlineError) => e,
+      );
+      return err ? [err.code, err.details?.retryAfterMs] : [];
     };
     for (const name of ['admin', 'ghost']) {
       expect(await retryAfter(name)).toEqual([ErrorCode.UNAUTHORIZED, undefined]);
@@ -175,7 +178,8 @@ describe('OperatorAuth: guessing and floods', () => {
   it('limits failures per address beside the name; a success gives its token back', async () => {
     const auth = await make({ addressBurst: 3, addressRate: 0.001 });
     expect((await codeOf(auth.login('admin', 'admin-password', '10.4.0.1')))[0]).toBe('none');
-    for (const name of ['a', 'b', 'c']) expect((await codeOf(auth.login(name, 'x', '10.4.0.1')))[0]).toBe('UNAUTHORIZED');
+    for (const name of ['a', 'b', 'c'])
+      expect((await codeOf(auth.login(name, 'x', '10.4.0.1')))[0]).toBe('UNAUTHORIZED');
     expect((await codeOf(auth.login('d', 'x', '10.4.0.1')))[0]).toBe(ErrorCode.RATE_LIMITED);
     expect(auth.throttled.address).toBe(1);
     expect((await codeOf(auth.login('d', 'x', '10.4.0.2')))[0]).toBe(ErrorCode.UNAUTHORIZED);
@@ -187,7 +191,8 @@ describe('OperatorAuth: guessing and floods', () => {
     expect(await codes(flood)).toEqual({ [ErrorCode.UNAUTHORIZED]: 3, [ErrorCode.RATE_LIMITED]: 5 });
     expect(auth.throttled.queue).toBe(5);
     // Only the three evaluated count against the name: seven more fit in its budget of ten.
-    for (let i = 0; i < 7; i++) expect((await codeOf(auth.login('admin', 'wrong', '10.6.0.1')))[0]).toBe('UNAUTHORIZED');
+    for (let i = 0; i < 7; i++)
+      expect((await codeOf(auth.login('admin', 'wrong', '10.6.0.1')))[0]).toBe('UNAUTHORIZED');
     expect((await codeOf(auth.login('admin', 'wrong', '10.6.0.1')))[0]).toBe(ErrorCode.RATE_LIMITED);
   });
 });

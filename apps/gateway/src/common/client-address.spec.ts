@@ -39,14 +39,15 @@ describe('ClientAddresses', () => {
 describe('TRUST_PROXY_HEADER and TRUSTED_PROXIES', () => {
   it('go together and take addresses or CIDR blocks only', () => {
     expect(loadServerConfig({}).trustProxy).toBeNull();
-    expect(loadServerConfig({ TRUST_PROXY_HEADER: 'X-Forwarded-For', TRUSTED_PROXIES: '10.0.0.0/8,::1' }).trustProxy)
-      .toEqual({
-        header: 'x-forwarded-for',
-        proxies: [
-          { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
-          { address: '::1', prefix: 128, family: 'ipv6' },
-        ],
-      });
+    expect(
+      loadServerConfig({ TRUST_PROXY_HEADER: 'X-Forwarded-For', TRUSTED_PROXIES: '10.0.0.0/8,::1' }).trustProxy,
+    ).toEqual({
+      header: 'x-forwarded-for',
+      proxies: [
+        { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+        { address: '::1', prefix: 128, family: 'ipv6' },
+      ],
+    });
     expect(() => loadServerConfig({ TRUST_PROXY_HEADER: 'x-forwarded-for' })).toThrow(/^TRUSTED_PROXIES: is required/);
     expect(() => loadServerConfig({ TRUSTED_PROXIES: '10.0.0.1' })).toThrow(/^TRUST_PROXY_HEADER: is required/);
     for (const bad of ['10.0.0.0/33', 'proxy.local', '10.0.0.1/8/2', '::1/129', '10.0.0.1/x'])

@@ -42,7 +42,11 @@ export class ClientAddresses {
   isTls(socket: { remoteAddress?: string; encrypted?: boolean }, headers: IncomingHttpHeaders): boolean {
     if (socket.encrypted) return true;
     if (!this.trust || !this.isTrusted(plain(socket.remoteAddress ?? ''))) return false;
-    return String(headers['x-forwarded-proto'] ?? '').split(',')[0].trim() === 'https';
+    return (
+      String(headers['x-forwarded-proto'] ?? '')
+        .split(',')[0]
+        .trim() === 'https'
+    );
   }
 
   private isTrusted(address: string): boolean {
