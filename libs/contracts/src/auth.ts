@@ -23,6 +23,8 @@ export const AuthPath = {
  * from elsewhere put on the user name, and go to the front of the password-hashing queue (docs/security-login.md).
  */
 export const KNOWN_CLIENT_COOKIE = 'fieldline_client';
+/** {@link KNOWN_CLIENT_COOKIE} as it is named when the login came over TLS (then it is `Secure` too). */
+export const KNOWN_CLIENT_COOKIE_SECURE = `__Secure-${KNOWN_CLIENT_COOKIE}`;
 
 /** `POST /api/devices/<id>/token` rotates (admin), `DELETE` revokes (admin). */
 export const deviceTokenPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/token`;

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FieldlineError,
   KNOWN_CLIENT_COOKIE,
+  KNOWN_CLIENT_COOKIE_SECURE,
   type LoginResponse,
   type OperatorSession,
   RestRoute,
@@ -40,12 +41,16 @@ export class AuthController {
     const b = (typeof body === 'object' && body !== null ? body : {}) as { username?: unknown; password?: unknown };
     const { session, knownClient } = await this.auth.authenticate(b.username, b.password, {
       address: this.addresses.of(req.socket.remoteAddress, req.headers),
-      knownClient: cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
+      knownClient:
+        cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE_SECURE) ??
+        cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
     });
-    res.cookie(KNOWN_CLIENT_COOKIE, knownClient, {
+    // Over TLS the cookie is Secure and says so in its name; a plain-HTTP quick start on a LAN keeps it working.
+    const tls = this.addresses.isTls(req.socket, req.headers);
+    res.cookie(tls ? KNOWN_CLIENT_COOKIE_SECURE : KNOWN_CLIENT_COOKIE, knownClient, {
       httpOnly: true,
       sameSite: 'strict',
-      secure: this.addresses.isTls(req.socket, req.headers),
+      secure: tls,
       path: AuthPath.login,
       maxAge: this.auth.knownClientMaxAgeS * 1000,
     });

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AuthPath, ErrorCode, KNOWN_CLIENT_COOKIE } from '@fieldline/contracts';
+import { AuthPath, ErrorCode, KNOWN_CLIENT_COOKIE, KNOWN_CLIENT_COOKIE_SECURE } from '@fieldline/contracts';
 import { startGateway, TEST_ADMIN_PASSWORD, type TestGateway, waitFor } from '../support';
 
 /**
@@ -135,6 +135,34 @@ describe('password guessing: budgets per user name across addresses, a delay rat
       status: 400,
       body: { code: ErrorCode.INVALID_REQUEST },
     });
+  });
+
+  it('the known-client cookie is HttpOnly, SameSite=Strict, only for the login path, and Secure behind TLS', async () => {
+    const login = (headers: Record<string, string>) =>
+      fetch(gw.url + AuthPath.login, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ username: 'viewer', password: 'viewer-test-password' }),
+      }).then((r) => r.headers.getSetCookie());
+    const [plain] = await login({ 'x-forwarded-for': '203.0.116.1' });
+    expect(plain).toMatch(new RegExp(`^${KNOWN_CLIENT_COOKIE}=[^;]+; Max-Age=2592000; Path=/api/auth/login; Expires=`));
+    expect(plain).toMatch(/; HttpOnly; SameSite=Strict$/);
+    const [tls] = await login({ 'x-forwarded-for': '203.0.116.1', 'x-forwarded-proto': 'https' });
+    expect(tls).toMatch(new RegExp(`^${KNOWN_CLIENT_COOKIE_SECURE}=[^;]+;.*; HttpOnly; Secure; SameSite=Strict$`));
+    // Sent back under its secure name, it is recognised: guesses elsewhere do not delay it.
+    await Promise.all(Array.from({ length: 11 }, (_, i) => attempt(gw.url, 'viewer', 'x', { from: `203.0.117.${i}` })));
+    const value = tls.split(';')[0].split('=')[1];
+    const back = await fetch(gw.url + AuthPath.login, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-forwarded-for': '203.0.116.1',
+        cookie: `${KNOWN_CLIENT_COOKIE_SECURE}=${value}`,
+      },
+      body: JSON.stringify({ username: 'viewer', password: 'viewer-test-password' }),
+    });
+    expect(back.status).toBe(200);
+    expect((await attempt(gw.url, 'viewer', 'viewer-test-password', { from: '203.0.116.1' })).status).toBe(429);
   });
 
   it('an address has a failure budget of its own, across user names', async () => {
