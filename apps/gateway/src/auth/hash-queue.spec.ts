@@ -54,6 +54,12 @@ describe('HashQueue', () => {
     expect(h.started).toEqual(['a1', 'k1']);
     await h.done('a1');
     expect(h.started).toEqual(['a1', 'k1', 'b1']);
+    // While a known login hashes, no stranger's hash starts, though a slot is free.
+    void h.submit('known', 'admin', 'k2');
+    await h.done('b1');
+    expect(h.started).toEqual(['a1', 'k1', 'b1', 'k2']);
+    await h.done('k2');
+    expect(h.started).toEqual(['a1', 'k1', 'b1', 'k2', 'c1']);
   });
 
   it('a full lane drops the newest of the key holding most, or refuses the newcomer at once', async () => {

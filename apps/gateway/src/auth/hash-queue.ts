@@ -20,13 +20,15 @@ interface Job {
  * (4 threads, shared with fs and dns), so an unbounded number of logins would queue there, out of sight, behind each
  * other. Here the known lane is always served first; within a lane, waiting logins are served round-robin by key
  * (the user name for known clients, the address for others), so a flood from one address waits behind its own
- * attempts. With two slots or more, one is kept for known clients: their login never waits for a stranger's hash.
+ * attempts. With two slots or more, one is kept for known clients: their login never waits for a stranger's hash,
+ * and while one runs no stranger's hash starts, so that it has the CPU to itself as soon as the one running ends.
  * A full lane makes room by dropping the newest login of the key that holds the most; when no key holds
  * more than the newcomer would, the newcomer is refused at once, never left to wait.
  */
 export class HashQueue {
   private running = 0;
   private runningOther = 0;
+  private runningKnown = 0;
   /** Slots others may take. */
   private readonly otherSlots: number;
   private readonly lanes: Record<HashLane, Map<string, Job[]>> = { known: new Map(), other: new Map() };
@@ -55,6 +57,7 @@ export class HashQueue {
         start: () => {
           this.running++;
           if (lane === 'other') this.runningOther++;
+          else this.runningKnown++;
           this.started++;
           const t0 = performance.now();
           // The slot is free before the caller hears back, so that it may submit again at once.
@@ -62,6 +65,7 @@ export class HashQueue {
             this.meanMs += (performance.now() - t0 - this.meanMs) / 8;
             this.running--;
             if (lane === 'other') this.runningOther--;
+            else this.runningKnown--;
             this.next();
           };
           work().then(
@@ -110,7 +114,9 @@ export class HashQueue {
   }
 
   private mayStart(lane: HashLane): boolean {
-    return this.running < this.concurrency && (lane === 'known' || this.runningOther < this.otherSlots);
+    if (this.running >= this.concurrency) return false;
+    if (lane === 'known') return true;
+    return this.runningOther < this.otherSlots && (this.otherSlots === this.concurrency || this.runningKnown === 0);
   }
 
   private next(): void {
