@@ -40,6 +40,8 @@ export const JWT_AUDIENCE = 'fieldline:operators';
 export interface LoginRequest {
   username: string;
   password: string;
+  /** The current 6-digit one-time code, for users with a TOTP secret (TOTP_SECRETS); ignored for others. */
+  totp?: string;
 }
 
 /** `POST /api/auth/login` answer: send `Authorization: Bearer <accessToken>` on REST, `auth: {token}` on Socket.IO. */

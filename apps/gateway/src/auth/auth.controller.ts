@@ -6,6 +6,7 @@ import {
   FieldlineError,
   KNOWN_CLIENT_COOKIE,
   KNOWN_CLIENT_COOKIE_SECURE,
+  type LoginRequest,
   type LoginResponse,
   type OperatorSession,
   RestRoute,
@@ -38,13 +39,14 @@ export class AuthController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<LoginResponse> {
-    const b = (typeof body === 'object' && body !== null ? body : {}) as { username?: unknown; password?: unknown };
-    const { session, knownClient } = await this.auth.authenticate(b.username, b.password, {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Partial<Record<keyof LoginRequest, unknown>>;
+    const origin = {
       address: this.addresses.of(req.socket.remoteAddress, req.headers),
       knownClient:
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE_SECURE) ??
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
-    });
+    };
+    const { session, knownClient } = await this.auth.authenticate(b.username, b.password, origin, b.totp);
     // Over TLS the cookie is Secure and says so in its name; a plain-HTTP quick start on a LAN keeps it working.
     const tls = this.addresses.isTls(req.socket, req.headers);
     res.cookie(tls ? KNOWN_CLIENT_COOKIE_SECURE : KNOWN_CLIENT_COOKIE, knownClient, {

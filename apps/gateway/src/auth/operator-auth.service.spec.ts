@@ -3,6 +3,7 @@ import { ErrorCode, type FieldlineError, JWT_AUDIENCE, JWT_ISSUER } from '@field
 import { type AuthConfig, DEFAULT_LOGIN_POLICY, type LoginPolicy } from '../config/auth.config';
 import { OperatorAuth } from './operator-auth.service';
 import { hashPassword } from './password';
+import { hotp } from './totp';
 
 const SECRET = 'unit-test-secret-0123456789abcdefghij';
 
@@ -194,5 +195,30 @@ describe('OperatorAuth: guessing and floods', () => {
     for (let i = 0; i < 7; i++)
       expect((await codeOf(auth.login('admin', 'wrong', '10.6.0.1')))[0]).toBe('UNAUTHORIZED');
     expect((await codeOf(auth.login('admin', 'wrong', '10.6.0.1')))[0]).toBe(ErrorCode.RATE_LIMITED);
+  });
+
+  it('with a TOTP secret, a missing, wrong or replayed code answers like a wrong password and counts', async () => {
+    const secret = Buffer.from('12345678901234567890');
+    const auth = await OperatorAuth.create(
+      {
+        jwtSecret: SECRET,
+        jwtTtlS: 3600,
+        metricsToken: null,
+        operators: [{ username: 'admin', role: 'admin', passwordHash: await hashPassword('admin-password', cheap) }],
+        login: { ...DEFAULT_LOGIN_POLICY, freeFailures: 4 },
+        totpSecrets: new Map([['admin', secret]]),
+      },
+      () => now,
+    );
+    const code = hotp(secret, Math.floor(now / 30_000));
+    const unauthorized = [ErrorCode.UNAUTHORIZED, 'invalid username or password'];
+    expect(await codeOf(auth.authenticate('admin', 'admin-password'))).toEqual(unauthorized);
+    expect(await codeOf(auth.authenticate('admin', 'admin-password', {}, '000000'))).toEqual(unauthorized);
+    expect(await codeOf(auth.authenticate('admin', 'wrong', {}, code))).toEqual(unauthorized);
+    expect((await codeOf(auth.authenticate('admin', 'admin-password', {}, 7)))[0]).toBe(ErrorCode.INVALID_REQUEST);
+    expect((await auth.authenticate('admin', 'admin-password', {}, code)).session.role).toBe('admin');
+    expect(await codeOf(auth.authenticate('admin', 'admin-password', {}, code))).toEqual(unauthorized);
+    for (let i = 0; i < 3; i++) await codeOf(auth.authenticate('admin', 'admin-password', {}, '000000'));
+    expect((await codeOf(auth.authenticate('admin', 'admin-password', {}, code)))[0]).toBe(ErrorCode.RATE_LIMITED);
   });
 });

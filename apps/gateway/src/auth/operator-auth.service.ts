@@ -14,6 +14,7 @@ import { TokenBucketLimiter } from '../common/rate-limiter';
 import { type HashLane, HashQueue, HashQueueFull } from './hash-queue';
 import { FailureDelays, KnownClients } from './login-throttle';
 import { hashPassword, verifyPassword } from './password';
+import { TotpVerifier } from './totp';
 
 /** What a verified operator token says. */
 export interface OperatorClaims {
@@ -53,6 +54,7 @@ export class OperatorAuth {
   /** Failed logins per client address, beside the per-name delay. */
   private readonly addresses: TokenBucketLimiter;
   private readonly knownClients: KnownClients;
+  private readonly totp: TotpVerifier;
   readonly hashes: HashQueue;
   /** Lifetime of an operator token, seconds. */
   readonly ttlS: number;
@@ -74,6 +76,7 @@ export class OperatorAuth {
     this.addresses = new TokenBucketLimiter(policy.addressRate, policy.addressBurst, now);
     this.knownClients = new KnownClients(config.jwtSecret, policy.clientCookieTtlS, now);
     this.hashes = new HashQueue(policy.hashConcurrency, policy.hashQueue);
+    this.totp = new TotpVerifier(config.totpSecrets ?? new Map(), now);
   }
 
   /** Hashes the passwords given in plain text (ADMIN_PASSWORD) once, at start. */
@@ -94,12 +97,20 @@ export class OperatorAuth {
   }
 
   /**
-   * {@link login} with its known-client cookie. Unknown user names take the same path and the same hash work as
-   * known ones, so neither the answer, its time nor its throttling tells them apart.
+   * {@link login} with its known-client cookie and, for users with a TOTP secret, the one-time code. Unknown user
+   * names take the same path and the same hash work as known ones, so neither the answer, its time nor its throttling
+   * tells them apart.
    */
-  async authenticate(username: unknown, password: unknown, origin: LoginOrigin = {}): Promise<LoginResult> {
+  async authenticate(
+    username: unknown,
+    password: unknown,
+    origin: LoginOrigin = {},
+    totp?: unknown,
+  ): Promise<LoginResult> {
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > 64 || password.length > 1024)
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must be {"username": string, "password": string}');
+    if (totp !== undefined && (typeof totp !== 'string' || totp.length > 16))
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, '"totp" must be the 6-digit one-time code');
     const address = origin.address ?? '';
     const cookieId = this.knownClients.idFor(origin.knownClient, username);
     // A known client answers for its own failures only: guesses from elsewhere do not delay it.
@@ -131,7 +142,8 @@ export class OperatorAuth {
       }
       throw err;
     }
-    if (!user || !ok) {
+    // A missing or wrong one-time code answers like a wrong password, so that it tells nothing about the password.
+    if (!user || !ok || (this.totp.has(username) && !this.totp.verify(username, totp))) {
       this.failures.failed(key);
       this.refused.login++;
       throw new FieldlineError(ErrorCode.UNAUTHORIZED, 'invalid username or password');

@@ -120,4 +120,26 @@ describe('auth configuration', () => {
     ])
       expect(variableOf({ ...base, [variable]: value })).toBe(variable);
   });
+
+  it('reads TOTP secrets of configured users only', () => {
+    const base = { JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough', USERS: `carol:viewer:${HASH}` };
+    const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+    expect(loadAuthConfig(base).totpSecrets).toEqual(new Map());
+    expect(
+      loadAuthConfig({ ...base, TOTP_SECRETS: `admin:${secret} carol:${secret.toLowerCase()}` }).totpSecrets,
+    ).toEqual(
+      new Map([
+        ['admin', Buffer.from('12345678901234567890')],
+        ['carol', Buffer.from('12345678901234567890')],
+      ]),
+    );
+    for (const bad of [
+      `bob:${secret}`,
+      'admin:GEZDGNBV',
+      `admin:${secret}1`,
+      secret,
+      `admin:${secret} admin:${secret}`,
+    ])
+      expect(variableOf({ ...base, TOTP_SECRETS: bad })).toBe('TOTP_SECRETS');
+  });
 });

@@ -34,6 +34,8 @@ export interface AuthConfig {
   metricsToken: string | null;
   /** How logins are throttled; unset: {@link DEFAULT_LOGIN_POLICY}. */
   login?: LoginPolicy;
+  /** TOTP secrets (RFC 6238) of the users that must give a one-time code as well (TOTP_SECRETS). */
+  totpSecrets?: ReadonlyMap<string, Buffer>;
 }
 
 /** Budgets of password guessing (docs/security-login.md). */
@@ -99,6 +101,48 @@ export function parseUsers(text: string, separator: RegExp): OperatorAccount[] |
   return out;
 }
 
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+/** Shortest TOTP secret taken: 26 base32 characters, 130 bits (RFC 4226 wants at least 128). */
+export const MIN_TOTP_SECRET_LENGTH = 26;
+
+/** Decodes RFC 4648 base32 (what authenticator apps show; case, spaces and `=` padding ignored); null if it is not. */
+export function base32(text: string): Buffer | null {
+  const t = text.toUpperCase().replace(/[\s=]/g, '');
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const ch of t) {
+    const v = BASE32.indexOf(ch);
+    if (v < 0) return null;
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** `username:BASE32SECRET` entries separated by white space (TOTP_SECRETS). */
+function parseTotpSecrets(text: string): Map<string, Buffer> | Refusal {
+  const out = new Map<string, Buffer>();
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    const username = entry.slice(0, colon);
+    const secret = colon > 0 ? base32(entry.slice(colon + 1)) : null;
+    if (colon <= 0 || !USERNAME_PATTERN.test(username))
+      return { refused: `"${entry.split(':')[0]}": expected username:BASE32SECRET` };
+    if (!secret || entry.length - colon - 1 < MIN_TOTP_SECRET_LENGTH)
+      return {
+        refused: `the secret of ${username} must be at least ${MIN_TOTP_SECRET_LENGTH} base32 characters (A-Z, 2-7)`,
+      };
+    if (out.has(username)) return { refused: `user "${username}" is given twice` };
+    out.set(username, secret);
+  }
+  return out;
+}
+
 /** At least `min` characters, else `must be at least <min> characters long`. */
 const atLeast = (min: number) => z.string().min(min, { error: `must be at least ${min} characters long` });
 
@@ -135,6 +179,7 @@ const schema = z
       }),
     ),
     METRICS_TOKEN: withDefault(null, atLeast(16)),
+    TOTP_SECRETS: withDefault(new Map<string, Buffer>(), checked(parseTotpSecrets)),
     LOGIN_FREE_FAILURES: integer(DEFAULT_LOGIN_POLICY.freeFailures, 1, 1000),
     LOGIN_DELAY: duration(DEFAULT_LOGIN_POLICY.delayMs, 10, 3_600_000, 'a duration between 10ms and 1h'),
     LOGIN_DELAY_MAX: duration(DEFAULT_LOGIN_POLICY.maxDelayMs, 10, 86_400_000, 'a duration between 10ms and 1d'),
@@ -163,6 +208,8 @@ const schema = z
         return refuse(ctx, e.USERS_FILE !== null ? 'USERS_FILE' : 'USERS', `user "${o.username}" is defined twice`);
       seen.add(o.username);
     }
+    for (const username of e.TOTP_SECRETS.keys())
+      if (!seen.has(username)) return refuse(ctx, 'TOTP_SECRETS', `user "${username}" is not configured`);
     if (e.LOGIN_DELAY_MAX < e.LOGIN_DELAY)
       return refuse(ctx, 'LOGIN_DELAY_MAX', `must be at least LOGIN_DELAY (${e.LOGIN_DELAY} ms)`);
     if (operators.length === 0)
@@ -186,11 +233,12 @@ const schema = z
         hashQueue: e.LOGIN_HASH_QUEUE,
         clientCookieTtlS: Math.round(e.LOGIN_CLIENT_COOKIE_TTL / 1000),
       },
+      totpSecrets: e.TOTP_SECRETS,
     };
   });
 
 /**
- * `JWT_SECRET`, `JWT_TTL`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_HASH`, `USERS`, `USERS_FILE`, `METRICS_TOKEN` and the
- * `LOGIN_*` budgets.
+ * `JWT_SECRET`, `JWT_TTL`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_HASH`, `USERS`, `USERS_FILE`, `METRICS_TOKEN`,
+ * `TOTP_SECRETS` and the `LOGIN_*` budgets.
  */
 export const loadAuthConfig = (env: Env): AuthConfig => parseSection(schema, env);

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AuthPath, ErrorCode, KNOWN_CLIENT_COOKIE, KNOWN_CLIENT_COOKIE_SECURE } from '@fieldline/contracts';
+import { hotp } from '../../src/auth/totp';
 import { startGateway, TEST_ADMIN_PASSWORD, type TestGateway, waitFor } from '../support';
 
 /**
@@ -188,6 +189,35 @@ describe('X-Forwarded-For from a client is not believed when no proxy is trusted
     for (let i = 1; i <= 5; i++)
       answers.push((await attempt(gw.url, `spoof-${i}`, 'x', { from: `198.18.0.${i}` })).status);
     expect(answers).toEqual([401, 401, 401, 429, 429]);
+  });
+});
+
+describe('TOTP second factor (TOTP_SECRETS)', () => {
+  let gw: TestGateway;
+  const secret = Buffer.from('fieldline-totp-test-secret');
+  beforeAll(async () => {
+    // base32 of the secret above, as an authenticator app would be given it.
+    gw = await startGateway({ TOTP_SECRETS: 'admin:MZUWK3DENRUW4ZJNORXXI4BNORSXG5BNONSWG4TFOQ' });
+  });
+  afterAll(async () => {
+    await gw.stop();
+  });
+
+  it('admin needs the current code, once; without it the answer is that of a wrong password', async () => {
+    const withCode = (totp?: string) =>
+      fetch(gw.url + AuthPath.login, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD, ...(totp ? { totp } : {}) }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string; message?: string } }));
+    const wrong = { status: 401, body: { code: ErrorCode.UNAUTHORIZED, message: 'invalid username or password' } };
+    expect(await withCode()).toMatchObject(wrong);
+    expect(await withCode('000000')).toMatchObject(wrong);
+    const code = hotp(secret, Math.floor(Date.now() / 30_000));
+    expect((await withCode(code)).status).toBe(200);
+    expect(await withCode(code)).toMatchObject(wrong);
+    // Users without a secret log in as before.
+    expect((await gw.get(AuthPath.me)).status).toBe(200);
   });
 });
 
