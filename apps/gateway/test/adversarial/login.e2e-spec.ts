@@ -57,6 +57,24 @@ async function metric(gw: TestGateway, name: string): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Starts watching the event loop (the gateway runs in this process) and memory; `stop()` words what it saw. */
+function floodStats(): { stop(): string } {
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const rss0 = process.memoryUsage().rss;
+  return {
+    stop() {
+      lag.disable();
+      const mem = process.memoryUsage();
+      const mb = (n: number) => (n / 2 ** 20).toFixed(0);
+      return (
+        `event-loop lag p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms max ${(lag.max / 1e6).toFixed(1)} ms; ` +
+        `RSS ${mb(mem.rss)} MB (+${mb(mem.rss - rss0)}), heap ${mb(mem.heapUsed)} MB`
+      );
+    },
+  };
+}
+
 const TRUSTED = { TRUST_PROXY_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '127.0.0.1/32,::1/128' };
 
 describe('password guessing: budgets per user name across addresses, a delay rather than a lock', () => {
@@ -75,9 +93,11 @@ describe('password guessing: budgets per user name across addresses, a delay rat
     expect(first.cookie).toMatch(/^[\w-]+\.\d+\.[\w-]+\.[\w-]+$/);
     const hashes0 = await metric(gw, 'fieldline_login_hashes_total');
 
+    const stats = floodStats();
     const burst = await Promise.all(
       Array.from({ length: 25 }, (_, i) => attempt(gw.url, 'admin', `guess-${i}`, { from: `203.0.113.${i + 1}` })),
     );
+    const seen = stats.stop();
     expect(tally(burst)).toEqual({ 401: 10, 429: 15 });
     expect(
       burst.filter((a) => a.status === 429).every((a) => a.code === ErrorCode.RATE_LIMITED && a.retryAfter >= 1),
@@ -103,7 +123,7 @@ describe('password guessing: budgets per user name across addresses, a delay rat
     expect((await attempt(gw.url, 'admin', TEST_ADMIN_PASSWORD, { from: '192.0.2.11' })).status).toBe(200);
     console.log(
       `login burst: 25 concurrent guesses → ${tally(burst)[401]} evaluated, ${tally(burst)[429]} refused before ` +
-        `hashing; admin in with cookie at once, without after ${limited.retryAfter} s`,
+        `hashing; admin in with cookie at once, without after ${limited.retryAfter} s; ${seen}`,
     );
   }, 30_000);
 
@@ -244,9 +264,7 @@ describe('a flood of bad logins from other addresses does not starve a real oper
       alone.push(a.ms);
     }
 
-    const lag = monitorEventLoopDelay({ resolution: 10 });
-    lag.enable();
-    const rss0 = process.memoryUsage().rss;
+    const stats = floodStats();
     let evaluatedBefore = -1;
     let evaluated = 0;
     const flood = Array.from({ length: 200 }, (_, i) =>
@@ -269,8 +287,7 @@ describe('a flood of bad logins from other addresses does not starve a real oper
     const firstTime = await admin('192.0.2.51');
     const answers = await Promise.all(flood);
     const readings = await Promise.all(neighbour);
-    lag.disable();
-    const mem = process.memoryUsage();
+    const seen = stats.stop();
 
     expect(readings.map((r) => r.status)).toEqual(Array(20).fill(202));
     const t = tally(answers);
@@ -283,10 +300,7 @@ describe('a flood of bad logins from other addresses does not starve a real oper
       `login flood: 200 concurrent bad logins from 200 addresses → ${t[401]} evaluated, ${t[429]} refused at once ` +
         `(RATE_LIMITED); known operator median ${median(alone).toFixed(0)} ms alone, ${median(during).toFixed(0)} ms ` +
         `during (ratio ${ratio.toFixed(2)}×); first-time operator during the flood: ${firstTime.status} in ` +
-        `${firstTime.ms.toFixed(0)} ms; neighbour device 20/20 readings; event-loop lag p99 ` +
-        `${(lag.percentile(99) / 1e6).toFixed(1)} ms max ${(lag.max / 1e6).toFixed(1)} ms; RSS ` +
-        `${(mem.rss / 2 ** 20).toFixed(0)} MB (+${((mem.rss - rss0) / 2 ** 20).toFixed(0)}), heap ` +
-        `${(mem.heapUsed / 2 ** 20).toFixed(0)} MB`,
+        `${firstTime.ms.toFixed(0)} ms; neighbour device 20/20 readings; ${seen}`,
     );
   }, 30_000);
 });
