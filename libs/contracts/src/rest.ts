@@ -25,6 +25,8 @@ export const RestRoute = {
   login: AuthPath.login,
   /** `GET` the operator session. */
   me: AuthPath.me,
+  /** `POST` (admin) clears a user name's failed-login delay. */
+  unlock: AuthPath.unlock,
   /** `GET` (admin) every registration. */
   registrations: AuthPath.registrations,
   /** Readiness (alias of {@link RestRoute.ready}). */

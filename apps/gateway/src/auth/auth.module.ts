@@ -4,7 +4,7 @@ import { APP_GUARD } from '@nestjs/core';
 import type { RedisConnections } from '../common/redis.connections';
 import { REDIS, RedisModule } from '../common/redis.module';
 import { CONFIG, type GatewayConfig } from '../config/config';
-import { MetricsRegistry, observeCounter } from '../metrics/metrics';
+import { MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
 import { AuthController } from './auth.controller';
 import { OperatorGuard } from './auth.guard';
 import { DeviceAuth } from './device-auth.service';
@@ -43,6 +43,25 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
           labels: ['channel'],
           read: () =>
             Object.entries(operators.refused).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
+        });
+        observeCounter(metrics, {
+          name: 'fieldline_login_throttled_total',
+          help: 'Operator logins refused before their password was hashed: user name delayed, address over budget, queue full.',
+          labels: ['reason'],
+          read: () =>
+            Object.entries(operators.throttled).map(([reason, n]: [string, number]) => [{ reason }, n] as const),
+        });
+        observeCounter(metrics, {
+          name: 'fieldline_login_hashes_total',
+          help: 'Password hashes computed for operator logins.',
+          read: () => operators.hashes.started,
+        });
+        observeGauge(metrics, {
+          name: 'fieldline_login_hash_queue',
+          help: 'Operator logins waiting for a password hash, by lane (known clients first).',
+          labels: ['lane'],
+          read: () =>
+            Object.entries(operators.hashes.queued).map(([lane, n]: [string, number]) => [{ lane }, n] as const),
         });
         return operators;
       },

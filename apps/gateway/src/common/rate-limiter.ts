@@ -44,6 +44,12 @@ export class TokenBucketLimiter {
     return tokens >= need ? 0 : Math.max(1, Math.ceil((need - tokens) / this.perMs));
   }
 
+  /** Gives back `cost` tokens taken for something that turned out not to count (a login that succeeded). */
+  refund(key: string, cost = 1): void {
+    const b = this.refill(key);
+    b.tokens = Math.min(this.burst, b.tokens + cost);
+  }
+
   /** Buckets currently held (full buckets are dropped from time to time). */
   get size(): number {
     return this.buckets.size;

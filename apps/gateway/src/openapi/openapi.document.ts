@@ -127,7 +127,36 @@ export const OPERATIONS: readonly Op[] = [
     security: 'public',
     body: { schema: 'LoginRequest' },
     ok: { '200': { description: 'a bearer token', content: json(ref('LoginResponse')) } },
+    description:
+      'Failed logins are throttled per user name across addresses (a delay that doubles past a free budget) and per ' +
+      'client address; a flood beyond the hashing queue is refused at once. Sets the known-client cookie ' +
+      '`fieldline_client`, which exempts this browser from delays caused by guesses elsewhere (docs/security-login.md).',
     errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED],
+  },
+  {
+    method: 'post',
+    path: AuthPath.unlock,
+    tag: 'auth',
+    summary: "Clear a user name's failed-login delay (admin)",
+    security: 'admin',
+    body: {
+      schema: {
+        type: 'object',
+        properties: { username: { type: 'string', minLength: 1, maxLength: 64 } },
+        required: ['username'],
+      },
+    },
+    ok: {
+      '200': {
+        description: 'the failed logins forgotten',
+        content: json({
+          type: 'object',
+          properties: { username: { type: 'string' }, failures: { type: 'integer', minimum: 0 } },
+          required: ['username', 'failures'],
+        }),
+      },
+    },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
   },
   {
     method: 'get',

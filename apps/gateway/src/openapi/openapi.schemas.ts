@@ -80,7 +80,15 @@ export const SCHEMAS = {
     series: z.array(z.object({ metric: z.string(), points: z.array(HistoryPoint) })),
     truncated: z.boolean().describe('raw points were cut at maxPoints'),
   }),
-  LoginRequest: z.object({ username: z.string(), password: z.string() }),
+  LoginRequest: z.object({
+    username: z.string(),
+    password: z.string(),
+    totp: z
+      .string()
+      .regex(/^\d{6}$/)
+      .optional()
+      .describe('the one-time code, for users with a TOTP secret'),
+  }),
   LoginResponse: z.object({
     accessToken: z.string(),
     tokenType: z.literal('Bearer'),
