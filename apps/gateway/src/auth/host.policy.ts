@@ -80,7 +80,10 @@ function refusal(host: string | undefined): string {
 }
 
 function answer(res: ServerResponse, body: string): void {
-  res.writeHead(STATUS, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(STATUS, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 

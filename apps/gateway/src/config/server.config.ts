@@ -44,7 +44,8 @@ const hostEntry = z
   .string()
   .transform((h) => h.toLowerCase())
   .refine((h) => HOST_ENTRY.test(h), {
-    error: (iss) => `"${String(iss.input)}" is not a host name such as gw.example.com, gw.example.com:8443 or .example.com`,
+    error: (iss) =>
+      `"${String(iss.input)}" is not a host name such as gw.example.com, gw.example.com:8443 or .example.com`,
   });
 
 const schema = z
@@ -57,16 +58,14 @@ const schema = z
     LOG_LEVEL: oneOf('log', ['error', 'warn', 'log', 'debug'], 'must be error, warn, log or debug'),
     LOG_FORMAT: oneOf('text', ['text', 'json']),
   })
-  .transform(
-    (e): ServerConfig => ({
-      port: e.PORT,
-      host: e.HOST,
-      publicUrl: e.PUBLIC_URL === null ? null : e.PUBLIC_URL.replace(/\/+$/, ''),
-      hosts: allowedHosts(e.PUBLIC_URL, e.ALLOWED_HOSTS, e.HOST),
-      corsOrigins: e.CORS_ORIGINS,
-      log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
-    }),
-  );
+  .transform((e): ServerConfig => ({
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL === null ? null : e.PUBLIC_URL.replace(/\/+$/, ''),
+    hosts: allowedHosts(e.PUBLIC_URL, e.ALLOWED_HOSTS, e.HOST),
+    corsOrigins: e.CORS_ORIGINS,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+  }));
 
 function allowedHosts(publicUrl: string | null, listed: string[], bind: string): AllowedHosts {
   const names = listed.filter((h) => h !== '*');
