@@ -134,7 +134,7 @@ export class Lifecycle {
         },
       },
       // The shared state is loaded before the node serves its first /devices snapshot.
-      { name: 'share presence through Redis', run: () => p.presenceSync?.start() },
+      { name: 'share presence through Redis', run: () => p.presenceSync?.start(p.presence) },
       { name: 'save last-seen times every 10 s', run: () => p.presenceSaver.start() },
       {
         name: 'attach WebSocket and HTTP ingest to the HTTP server',

@@ -9,3 +9,4 @@ export * from './topics';
 export * from './ws';
 export * from './runtime';
 export * from './device-messages';
+export * from './line-protocol';

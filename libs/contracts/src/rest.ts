@@ -36,6 +36,14 @@ export const RestRoute = {
 } as const;
 
 /** `GET` path of one device. */
+/**
+ * Header naming one HTTP request in the gateway's log lines: sent back on every answer; a caller's own id
+ * (1–64 of `A-Z a-z 0-9 . _ : -`) is kept, else the gateway makes one.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** The request ids the gateway takes from a caller as they are. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
 export const devicePath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}`;
 /** Path of a device's readings: `GET` history, `POST` ingest. */
 export const readingsPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/readings`;

@@ -32,12 +32,16 @@ export class TokenBucketLimiter {
     return Math.max(1, Math.ceil((need - b.tokens) / this.perMs));
   }
 
-  /** Milliseconds until one token is available (0: now); takes nothing. A cheap check before any parsing. */
-  wait(key: string): number {
+  /**
+   * Milliseconds until `cost` would pass {@link take} (0: now); takes nothing. A cheap check before any parsing, and
+   * how a batch that spans several keys is checked whole before any of it is taken.
+   */
+  wait(key: string, cost = 1): number {
     const b = this.buckets.get(key);
     if (!b) return 0;
     const tokens = Math.min(this.burst, b.tokens + (this.now() - b.at) * this.perMs);
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.perMs));
+    const need = Math.min(cost, this.burst);
+    return tokens >= need ? 0 : Math.max(1, Math.ceil((need - tokens) / this.perMs));
   }
 
   /** Buckets currently held (full buckets are dropped from time to time). */

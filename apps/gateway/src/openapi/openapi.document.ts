@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS } from '@fieldline/contracts';
+import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS, LineProtocolPath } from '@fieldline/contracts';
 import { HISTORY_QUERY, type SchemaName, SCHEMAS } from './openapi.schemas';
 
 type Json = Record<string, unknown>;
@@ -93,9 +93,11 @@ const lineProtocolWrite = (path: string, v2: boolean): Op => ({
   tag: 'line protocol',
   summary: `InfluxDB ${v2 ? '2.x' : '1.x'} line-protocol write (Telegraf outputs.influxdb${v2 ? '_v2' : ''})`,
   description:
-    'Measurement and field become the metric name (`<measurement>.<field>`), tags stay tags; the device comes from ' +
+    'Measurement and field become the metric name (`<measurement>_<field>`), tags stay tags; the device comes from ' +
     'a configurable tag (default `device_id`). Integers, floats and booleans are taken, strings refused. ' +
-    '`Content-Encoding: gzip` is accepted. Good lines are kept when a bad one is refused (400 names it).',
+    '`Content-Encoding: gzip` is accepted (the size limit applies after gunzip). Good lines are kept when a bad ' +
+    'one is refused (400 names it). A batch is refused whole (429/503 with `Retry-After`, nothing stored) or not ' +
+    'at all, so that a client resending it stores nothing twice.',
   security: 'influx',
   params: lineProtocolParams(v2),
   body: { schema: { type: 'string' }, contentType: 'text/plain', description: 'line protocol, one point per line' },
@@ -319,11 +321,11 @@ export const OPERATIONS: readonly Op[] = [
     },
     errors: AUTH_ERRORS,
   },
-  lineProtocolWrite('/write', false),
-  lineProtocolWrite('/api/v2/write', true),
+  lineProtocolWrite(LineProtocolPath.write, false),
+  lineProtocolWrite(LineProtocolPath.writeV2, true),
   {
     method: 'get',
-    path: '/ping',
+    path: LineProtocolPath.ping,
     tag: 'line protocol',
     summary: 'InfluxDB ping (Telegraf and client libraries check it)',
     security: 'public',
@@ -331,7 +333,7 @@ export const OPERATIONS: readonly Op[] = [
   },
   {
     method: 'head',
-    path: '/ping',
+    path: LineProtocolPath.ping,
     tag: 'line protocol',
     summary: 'InfluxDB ping, HEAD form',
     security: 'public',
@@ -339,23 +341,23 @@ export const OPERATIONS: readonly Op[] = [
   },
   {
     method: 'get',
-    path: '/query',
+    path: LineProtocolPath.query,
     tag: 'line protocol',
     summary: 'InfluxDB 1.x query stub, GET form (SHOW DATABASES and the like answer an empty result)',
-    security: 'influx',
+    security: 'public',
     params: [{ name: 'q', in: 'query', required: false, schema: { type: 'string' } }],
     ok: { '200': { description: 'InfluxDB result envelope', content: json({ type: 'object' }) } },
-    influxErrors: [400, 401],
+    influxErrors: [400],
   },
   {
     method: 'post',
-    path: '/query',
+    path: LineProtocolPath.query,
     tag: 'line protocol',
-    summary: 'InfluxDB 1.x query stub: answers CREATE DATABASE (Telegraf sends it) and nothing else',
-    security: 'influx',
+    summary: 'InfluxDB 1.x query stub: CREATE DATABASE (Telegraf sends it, `q` in a form body) and SHOW answer empty',
+    security: 'public',
     params: [{ name: 'q', in: 'query', required: false, schema: { type: 'string' } }],
     ok: { '200': { description: 'InfluxDB result envelope', content: json({ type: 'object' }) } },
-    influxErrors: [400, 401],
+    influxErrors: [400],
   },
   {
     method: 'get',
