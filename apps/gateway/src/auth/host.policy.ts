@@ -1,7 +1,8 @@
 import { type IncomingMessage, type Server as HttpServer, type ServerResponse, STATUS_CODES } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, HTTP_STATUS_OF } from '@fieldline/contracts';
+import { ErrorCode, HTTP_STATUS_OF, REQUEST_ID_HEADER } from '@fieldline/contracts';
+import { requestIdFor } from '../common/request-id';
 import type { AllowedHosts } from '../config/server.config';
 
 /**
@@ -59,7 +60,7 @@ export function refuseUnknownHosts(server: HttpServer, allowed: AllowedHosts): H
         const body = JSON.stringify({ code: ErrorCode.HOST_NOT_ALLOWED, message: refusal(req.headers.host) });
         if (event === 'request') {
           refused.http++;
-          answer(args[1] as ServerResponse, body);
+          answer(req, args[1] as ServerResponse, body);
         } else {
           refused.upgrade++;
           answerUpgrade(args[1] as Duplex, body);
@@ -79,8 +80,9 @@ function refusal(host: string | undefined): string {
   return `this gateway does not answer to the host name ${JSON.stringify(String(host).slice(0, 100))}; its operator lists the names it does in PUBLIC_URL or ALLOWED_HOSTS`;
 }
 
-function answer(res: ServerResponse, body: string): void {
+function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   res.writeHead(STATUS, {
+    [REQUEST_ID_HEADER]: requestIdFor(req.headers),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
   });

@@ -1,4 +1,4 @@
-import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { type IncomingHttpHeaders, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { hostname } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AuthPath, ErrorCode, INGEST_PATH, telemetryTopic } from '@fieldline/contracts';
@@ -15,6 +15,7 @@ import { startGateway, TEST_ADMIN_PASSWORD, type TestGateway, waitFor } from '..
 interface Answer {
   status: number;
   body: any;
+  headers: IncomingHttpHeaders;
 }
 
 /** One HTTP request to the gateway's port with exactly these headers (Host included). */
@@ -25,12 +26,12 @@ function send(url: string, method: string, path: string, headers: OutgoingHttpHe
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(text) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(text), headers: res.headers }));
     });
     // A WebSocket upgrade that is accepted: 101, the socket is ours to close.
     req.on('upgrade', (res, socket) => {
       socket.destroy();
-      resolve({ status: res.statusCode ?? 0, body: null });
+      resolve({ status: res.statusCode ?? 0, body: null, headers: res.headers });
     });
     req.on('error', reject);
     req.end(body);
@@ -93,6 +94,10 @@ describe('DNS rebinding: a Host the gateway does not answer to is refused before
         code: ErrorCode.HOST_NOT_ALLOWED,
         message: expect.stringContaining('evil.example'),
       });
+      expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+      // Plain requests carry their X-Request-Id like every other HTTP answer.
+      if (what === 'login' || what === 'socketIoPolling' || what === 'health')
+        expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     },
   );
 
