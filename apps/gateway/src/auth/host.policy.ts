@@ -81,7 +81,9 @@ function refusal(host: string | undefined): string {
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
+  // The connection is closed after the answer: a body the client sends on is not read, and it gets no second try.
   res.writeHead(STATUS, {
+    connection: 'close',
     [REQUEST_ID_HEADER]: requestIdFor(req.headers),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

@@ -1,4 +1,5 @@
 import { type IncomingHttpHeaders, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { createConnection } from 'node:net';
 import { hostname } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AuthPath, ErrorCode, INGEST_PATH, telemetryTopic } from '@fieldline/contracts';
@@ -115,6 +116,21 @@ describe('DNS rebinding: a Host the gateway does not answer to is refused before
     expect(String(polling.body)).toMatch(/^0\{"sid":/);
     expect((await r.socketIoUpgrade(gw.url)).status).toBe(101);
     expect((await r.health(gw.url)).status).toBe(200);
+  });
+
+  it('answers a refused request before its body and closes the connection (a 10 MB upload is never read)', async () => {
+    const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(
+      `POST ${AuthPath.login} HTTP/1.1\r\nHost: evil.example:${port}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: 10000000\r\n\r\n{"username":`,
+    );
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 421 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toContain(ErrorCode.HOST_NOT_ALLOWED);
   });
 
   it('still checks Origin under an allowed Host: a foreign page is refused 403 on REST and /ingest', async () => {
