@@ -19,6 +19,8 @@ export const RestRoute = {
   deviceRegistration: '/api/devices/:id/registration',
   /** `POST` rotates (admin), `DELETE` revokes (admin) a device token. */
   deviceToken: '/api/devices/:id/token',
+  /** `GET` (operators) / `PUT` (admin) a device's labels and metric metadata: DeviceMetaResponse. */
+  deviceMeta: '/api/devices/:id/meta',
   /** `POST` operator login. */
   login: AuthPath.login,
   /** `GET` the operator session. */

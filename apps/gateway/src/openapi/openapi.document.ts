@@ -175,6 +175,27 @@ export const OPERATIONS: readonly Op[] = [
     ok: { '200': { description: 'the registration', content: json(ref('DeviceRegistration')) } },
     errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
   },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/meta',
+    tag: 'device registry',
+    summary: "A device's labels (site, model, tags) and metric metadata (unit, display name, precision, range)",
+    security: 'operator',
+    params: [idParam],
+    ok: { '200': { description: 'labels and metric metadata', content: json(ref('DeviceMeta')) } },
+    errors: [...AUTH_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'put',
+    path: '/api/devices/{id}/meta',
+    tag: 'device registry',
+    summary: "Set a device's labels and metric metadata (admin): the parts given are replaced, metrics as a whole",
+    security: 'admin',
+    params: [idParam],
+    body: { schema: 'DeviceMetaPatch' },
+    ok: { '200': { description: 'labels and metric metadata', content: json(ref('DeviceMeta')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+  },
   tokenRoute('post', "Rotate a device's token (admin); its open connections are closed", {
     description: 'the new token, shown this once',
     content: json(ref('DeviceTokenResponse')),
@@ -226,6 +247,13 @@ export const OPERATIONS: readonly Op[] = [
       idParam,
       ...historyParams(),
       { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['csv', 'ndjson'] } },
+      {
+        name: 'include',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', pattern: '^(seq|tags)(,(seq|tags))?$' },
+        description: 'raw CSV only: extra columns, `seq` (before the metrics) and/or `tags` (a JSON object, last)',
+      },
     ],
     ok: {
       '200': {

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   AGGREGATIONS,
   DEVICE_ID_PATTERN,
+  DeviceMetaPatchSchema,
+  DeviceMetaSchema,
   ErrorCode,
   LIMITS,
   MAX_DEVICE_TOKEN_LENGTH,
@@ -89,6 +91,8 @@ export const SCHEMAS = {
   OperatorSession: z.object({ username: z.string(), role, expiresAt: epochMs }),
   RegisterDeviceRequest: z.object({ deviceId, name: z.string().max(128).optional() }),
   DeviceRegistration,
+  DeviceMeta: DeviceMetaSchema.extend({ deviceId }),
+  DeviceMetaPatch: DeviceMetaPatchSchema,
   DeviceTokenResponse: DeviceRegistration.extend({
     token: z.string().max(MAX_DEVICE_TOKEN_LENGTH).describe('shown this one time only'),
   }),
