@@ -13,6 +13,7 @@ import { ErrorFilter } from './common/error.filter';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
+import { SocketBudget } from './common/socket-budget';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
 import { Readiness } from './health/readiness';
@@ -51,7 +52,11 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   configureLogging(server.log);
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
   const readiness = app.get(Readiness);
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server.corsOrigins);
+  const budget = app.get(SocketBudget);
+  // An authenticated socket counts against its operator's budget (sockets, requests per second).
+  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server.corsOrigins, (socket, claims, next) =>
+    budget.admit(socket, claims.username, next),
+  );
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
