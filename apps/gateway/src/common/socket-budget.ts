@@ -96,7 +96,8 @@ export class SocketBudget {
       }
       // The request is dropped; only its ack (the last argument, when a function) hears why.
       const ack = packet[packet.length - 1] as unknown;
-      if (typeof ack === 'function') (ack as (res: { ok: false; error: ErrorBody }) => void)({ ok: false, error: refusal });
+      if (typeof ack === 'function')
+        (ack as (res: { ok: false; error: ErrorBody }) => void)({ ok: false, error: refusal });
     });
     next();
   }

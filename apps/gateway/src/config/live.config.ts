@@ -48,24 +48,22 @@ const live = z
     NODE_BACKFILL_QUEUE: integer(512, 0, 1_000_000),
     BACKFILL_MAX_BYTES: bytes(8 * 1024 ** 2, 64 * 1024, 1024 ** 3),
   })
-  .transform(
-    (e): LiveConfig => ({
-      tickMs: e.LIVE_TICK_MS,
-      operators: {
-        sockets: e.OPERATOR_SOCKETS,
-        socketRate: e.OPERATOR_SOCKET_RATE,
-        socketBurst: e.OPERATOR_SOCKET_BURST,
-        operatorRate: e.OPERATOR_RATE,
-        operatorBurst: e.OPERATOR_BURST,
-        strikes: e.OPERATOR_STRIKES,
-        operatorBackfills: e.OPERATOR_BACKFILLS,
-        operatorBackfillQueue: e.OPERATOR_BACKFILL_QUEUE,
-        nodeBackfills: e.NODE_BACKFILLS,
-        nodeBackfillQueue: e.NODE_BACKFILL_QUEUE,
-        backfillMaxBytes: e.BACKFILL_MAX_BYTES,
-      },
-    }),
-  );
+  .transform((e): LiveConfig => ({
+    tickMs: e.LIVE_TICK_MS,
+    operators: {
+      sockets: e.OPERATOR_SOCKETS,
+      socketRate: e.OPERATOR_SOCKET_RATE,
+      socketBurst: e.OPERATOR_SOCKET_BURST,
+      operatorRate: e.OPERATOR_RATE,
+      operatorBurst: e.OPERATOR_BURST,
+      strikes: e.OPERATOR_STRIKES,
+      operatorBackfills: e.OPERATOR_BACKFILLS,
+      operatorBackfillQueue: e.OPERATOR_BACKFILL_QUEUE,
+      nodeBackfills: e.NODE_BACKFILLS,
+      nodeBackfillQueue: e.NODE_BACKFILL_QUEUE,
+      backfillMaxBytes: e.BACKFILL_MAX_BYTES,
+    },
+  }));
 
 /**
  * `LIVE_TICK_MS`, `OPERATOR_SOCKETS`, `OPERATOR_SOCKET_RATE`, `OPERATOR_SOCKET_BURST`, `OPERATOR_RATE`,

@@ -85,7 +85,7 @@ export class BackfillGate {
 
   /** Starts waiters, oldest first, that the budgets now allow (skipping operators at their own limit). */
   private next(): void {
-    for (let i = 0; i < this.queue.length && this.running < this.limits.nodeBackfills; ) {
+    for (let i = 0; i < this.queue.length && this.running < this.limits.nodeBackfills;) {
       const w = this.queue[i];
       const mine = this.byOperator.get(w.operator)!;
       if (!w.alive()) {

@@ -149,16 +149,13 @@ export class InfluxHttp {
     }
     if (this.auth !== null) headers.authorization = this.auth;
     return new Promise<InfluxResponse>((resolve, reject) => {
-      const req = request(
-        { host, port, path, method, agent, timeout: timeoutMs, headers },
-        (res: IncomingMessage) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('error', reject);
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
+      const req = request({ host, port, path, method, agent, timeout: timeoutMs, headers }, (res: IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
       req.on('timeout', () => req.destroy(new Error(`InfluxDB ${what} timed out after ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
