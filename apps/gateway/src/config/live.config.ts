@@ -37,10 +37,12 @@ const live = z
   .object({
     LIVE_TICK_MS: integer(10, 1, 1000),
     OPERATOR_SOCKETS: integer(32, 1, 100_000),
-    OPERATOR_SOCKET_RATE: integer(20, 1, 1_000_000),
-    OPERATOR_SOCKET_BURST: integer(100, 1, 1_000_000),
+    // A socket may hold LIMITS.maxSubscriptionsPerSocket (1000) rooms and rejoins them all at once after a
+    // reconnect: the bucket holds that many and some. Backfills, the costly requests, have their own gate.
+    OPERATOR_SOCKET_RATE: integer(50, 1, 1_000_000),
+    OPERATOR_SOCKET_BURST: integer(1200, 1, 1_000_000),
     OPERATOR_RATE: integer(200, 1, 1_000_000),
-    OPERATOR_BURST: integer(400, 1, 1_000_000),
+    OPERATOR_BURST: integer(2400, 1, 1_000_000),
     OPERATOR_STRIKES: integer(100, 1, 1_000_000),
     OPERATOR_BACKFILLS: integer(2, 1, 1000),
     OPERATOR_BACKFILL_QUEUE: integer(64, 0, 100_000),
