@@ -19,6 +19,9 @@ import type { LiveFanout } from './live.fanout';
 
 const keyOf = (r: Reading): string => `${r.ts}:${r.seq ?? ''}`;
 
+/** How long a backfill waits (holding its turn) for the socket to take its earlier answers. */
+const UNREAD_WAIT_MS = 2000;
+
 /**
  * Joins and leaves device rooms and computes `since` backfill so that backfill and the live stream together hold
  * every reading after `since` exactly once: the socket joins the room first; readings the live fan-out hands out
@@ -80,6 +83,14 @@ export class SubscriptionService {
   }
 
   private async backfill(socket: Socket, room: string, deviceId: string, since: number): Promise<SubscribeAck> {
+    // A client that stops reading would have every answer it asks for held in the gateway's memory: the next backfill
+    // waits for the last one to be written out, and is refused when it is not.
+    if (!(await written(socket, UNREAD_WAIT_MS))) {
+      return refuse(ErrorCode.RATE_LIMITED, 'the socket has not read its earlier answers; read them, then retry', {
+        limit: 'unread',
+        retryAfterMs: UNREAD_WAIT_MS,
+      });
+    }
     await this.join(socket, room);
     const excluded = new Set<string>();
     for (const r of this.live.pendingFor(deviceId)) excluded.add(keyOf(r));
@@ -127,8 +138,34 @@ export class SubscriptionService {
   }
 }
 
-function refuse(code: ErrorCode, message: string): { ok: false; error: ReturnType<typeof errorBody> } {
-  return { ok: false, error: errorBody(code, message) };
+function refuse(
+  code: ErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+): { ok: false; error: ReturnType<typeof errorBody> } {
+  return { ok: false, error: errorBody(code, message, details) };
+}
+
+/**
+ * True once the socket's transport has written out what it was handed (at once when it has), false after `ms` or when
+ * the socket goes. `writable` stays false while the kernel will not take more: the client is not reading.
+ */
+function written(socket: Socket, ms: number): Promise<boolean> {
+  const transport = socket.conn.transport;
+  if (transport.writable) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      transport.off('drain', drained);
+      socket.off('disconnect', gone);
+      resolve(ok);
+    };
+    const drained = (): void => done(true);
+    const gone = (): void => done(false);
+    const timer = setTimeout(gone, ms);
+    transport.on('drain', drained);
+    socket.once('disconnect', gone);
+  });
 }
 
 /** About the length of the reading's JSON (ASCII names, numbers up to ~20 characters): cheap, no serialising. */

@@ -23,7 +23,22 @@ import { connectResult, login, Operator, sleep, startGateway, type TestGateway, 
 jest.setTimeout(120_000);
 
 const PASSWORD = 'budget-test-password';
-const USERS = ['sockets', 'srate', 'orate', 'strikes', 'bfop', 'n1', 'n2', 'n3', 'n4', 'n5', 'bytes', 'flood', 'dash'];
+const USERS = [
+  'sockets',
+  'srate',
+  'orate',
+  'strikes',
+  'bfop',
+  'n1',
+  'n2',
+  'n3',
+  'n4',
+  'n5',
+  'bytes',
+  'flood',
+  'dash',
+  'slow',
+];
 
 /** `USERS` with the test viewer and one viewer per name above (cheap scrypt: the tests log in often). */
 async function usersEnv(): Promise<string> {
@@ -321,6 +336,29 @@ describe('a flood of 400 subscribe + since from one viewer (default budgets)', (
     expect(health.length).toBeGreaterThan(0);
     expect(health.filter((h) => h.status !== 200)).toEqual([]);
     expect(neighbour.of('neighbour-dev').map((r) => r.seq)).toEqual(Array.from({ length: sent }, (_, i) => i));
+  });
+
+  it('a client that stops reading gets its later backfills refused, not held in memory', async () => {
+    const s = await connect(gw, await tokenOf(gw, 'slow'));
+    // The TCP socket under socket.io-client's WebSocket: paused, the kernel buffers fill and the gateway cannot write.
+    const tcp = (s.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+    tcp.pause();
+    const rss0 = process.memoryUsage().rss;
+    const acks = Array.from({ length: 8 }, () => subscribe(s, 'flood-0', t0 - 1));
+    const admin = await gw.adminToken();
+    const inFlight = async (): Promise<number> => {
+      const text = await (await fetch(gw.url + '/metrics', { headers: { authorization: `Bearer ${admin}` } })).text();
+      return [...text.matchAll(/^fieldline_backfills\{state="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    await sleep(200);
+    await waitFor(async () => (await inFlight()) === 0, 'every backfill answered', 60_000);
+    const rssPeak = process.memoryUsage().rss;
+    tcp.resume();
+    const outcomes = (await Promise.all(acks)).map((a) => (a.ok ? 'ok' : String(a.error.details?.limit)));
+    console.log(`FLOOD operator-budgets-unread ${JSON.stringify({ outcomes, rssGrowthMB: mb(rssPeak - rss0) })}`);
+    expect(outcomes.filter((o) => o === 'unread').length).toBeGreaterThan(0);
+    expect(outcomes.every((o) => o === 'ok' || o === 'unread')).toBe(true);
+    s.disconnect();
   });
 
   it('the dashboard on reconnect (2 sockets, 40 subscribes with since at once) stays within the defaults', async () => {
