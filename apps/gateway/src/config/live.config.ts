@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { bytes, type Env, integer, parseSection } from './env';
 
 /**
- * What one operator (a login) may consume on a node: sockets, Socket.IO requests, `since` backfills. Counted per node;
+ * What one operator (a login) may consume on a node: sockets, Socket.IO requests, `since` backfills, history queries. Counted per node;
  * with several nodes behind a load balancer each node limits on its own (docs/security-operator-budgets.md).
  */
 export interface OperatorBudgetConfig {
@@ -24,6 +24,9 @@ export interface OperatorBudgetConfig {
   nodeBackfillQueue: number;
   /** Largest backfill answer, in (estimated) bytes: beyond, the oldest readings are left out (`truncated`). */
   backfillMaxBytes: number;
+  /** REST history queries and exports one operator may have running at once, and waiting behind those. */
+  operatorQueries: number;
+  operatorQueryQueue: number;
 }
 
 /** Live fan-out to operators. */
@@ -49,6 +52,9 @@ const live = z
     NODE_BACKFILLS: integer(16, 1, 10_000),
     NODE_BACKFILL_QUEUE: integer(512, 0, 1_000_000),
     BACKFILL_MAX_BYTES: bytes(8 * 1024 ** 2, 64 * 1024, 1024 ** 3),
+    // The fleet page loads a sparkline's history per visible row at once: they wait their turn, not refused.
+    OPERATOR_QUERIES: integer(4, 1, 1000),
+    OPERATOR_QUERY_QUEUE: integer(128, 0, 100_000),
   })
   .transform((e): LiveConfig => ({
     tickMs: e.LIVE_TICK_MS,
@@ -64,12 +70,14 @@ const live = z
       nodeBackfills: e.NODE_BACKFILLS,
       nodeBackfillQueue: e.NODE_BACKFILL_QUEUE,
       backfillMaxBytes: e.BACKFILL_MAX_BYTES,
+      operatorQueries: e.OPERATOR_QUERIES,
+      operatorQueryQueue: e.OPERATOR_QUERY_QUEUE,
     },
   }));
 
 /**
  * `LIVE_TICK_MS`, `OPERATOR_SOCKETS`, `OPERATOR_SOCKET_RATE`, `OPERATOR_SOCKET_BURST`, `OPERATOR_RATE`,
  * `OPERATOR_BURST`, `OPERATOR_STRIKES`, `OPERATOR_BACKFILLS`, `OPERATOR_BACKFILL_QUEUE`, `NODE_BACKFILLS`,
- * `NODE_BACKFILL_QUEUE`, `BACKFILL_MAX_BYTES`.
+ * `NODE_BACKFILL_QUEUE`, `BACKFILL_MAX_BYTES`, `OPERATOR_QUERIES`, `OPERATOR_QUERY_QUEUE`.
  */
 export const loadLiveConfig = (env: Env): LiveConfig => parseSection(live, env);

@@ -9,7 +9,10 @@ import {
   isValidDeviceId,
   parseHistoryParams,
 } from '@fieldline/contracts';
+import { requestOperator } from '../common/access';
+import type { ConcurrencyGate } from '../common/concurrency-gate';
 import { sendHttpError } from '../common/error.filter';
+import { QUERY_GATE } from '../devices/devices.controller';
 import { PresenceService } from '../devices/presence.service';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
 import { EXPORT_FORMATS, EXPORT_MEDIA_TYPE, type ExportFormat, streamExport } from './export.stream';
@@ -58,6 +61,8 @@ export class ExportController {
   constructor(
     private readonly presence: PresenceService,
     @Inject(TELEMETRY_STORE) private readonly store: TelemetryStore,
+    /** An export holds its operator's turn for as long as it streams. */
+    @Inject(QUERY_GATE) private readonly queries: ConcurrencyGate,
   ) {}
 
   @Get(':id/export')
@@ -80,6 +85,28 @@ export class ExportController {
       sendHttpError(res, err);
       return;
     }
+    let streamed: true | undefined;
+    try {
+      streamed = await this.queries.run(
+        requestOperator(req) ?? '',
+        () => !req.socket.destroyed,
+        () => this.stream(id, query, format, metrics, res).then(() => true as const),
+      );
+    } catch (err) {
+      // Only the gate throws: its RATE_LIMITED, before anything was sent.
+      sendHttpError(res, err);
+      return;
+    }
+    if (streamed === undefined) res.destroy();
+  }
+
+  private async stream(
+    id: string,
+    query: HistoryQuery,
+    format: ExportFormat,
+    metrics: string[],
+    res: Response,
+  ): Promise<void> {
     res.status(200);
     res.setHeader('Content-Type', EXPORT_MEDIA_TYPE[format]);
     res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(query, format)}"`);

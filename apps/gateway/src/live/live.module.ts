@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
+import { ConcurrencyGate } from '../common/concurrency-gate';
 import { SocketBudget } from '../common/socket-budget';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
 import { StorageModule } from '../storage/storage.module';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
 import { WriteBuffer } from '../storage/write-buffer';
-import { BackfillGate } from './backfill.gate';
 import { LiveFanout } from './live.fanout';
 import { SubscriptionService } from './subscription.service';
 import { TelemetryChannel } from './telemetry.channel';
@@ -13,8 +13,11 @@ import { TelemetryGateway } from './telemetry.gateway';
 
 /**
  * Operators out: live readings to device rooms on `/telemetry`, subscribe with gap-free backfill, and what one operator
- * may consume doing so ({@link SocketBudget} on every namespace, wired in gateway.ts; {@link BackfillGate}).
+ * may consume doing so ({@link SocketBudget} on every namespace, wired in gateway.ts; {@link BACKFILL_GATE}).
  */
+/** The {@link ConcurrencyGate} of `since` backfills (per operator, per node). */
+export const BACKFILL_GATE = Symbol('BACKFILL_GATE');
+
 @Module({
   imports: [StorageModule],
   providers: [
@@ -67,10 +70,19 @@ import { TelemetryGateway } from './telemetry.gateway';
       },
     },
     {
-      provide: BackfillGate,
+      provide: BACKFILL_GATE,
       inject: [CONFIG, MetricsRegistry],
       useFactory: (config: GatewayConfig, metrics: MetricsRegistry) => {
-        const gate = new BackfillGate(config.live.operators);
+        const o = config.live.operators;
+        const gate = new ConcurrencyGate(
+          {
+            perKey: o.operatorBackfills,
+            perKeyQueue: o.operatorBackfillQueue,
+            total: o.nodeBackfills,
+            totalQueue: o.nodeBackfillQueue,
+          },
+          { what: 'backfills', perKey: 'operator-backfills', total: 'node-backfills' },
+        );
         observeGauge(metrics, {
           name: 'fieldline_backfills',
           help: 'Subscribe backfills running and waiting for their turn.',
@@ -93,13 +105,13 @@ import { TelemetryGateway } from './telemetry.gateway';
     },
     {
       provide: SubscriptionService,
-      inject: [CONFIG, LiveFanout, WriteBuffer, TELEMETRY_STORE, BackfillGate],
+      inject: [CONFIG, LiveFanout, WriteBuffer, TELEMETRY_STORE, BACKFILL_GATE],
       useFactory: (
         config: GatewayConfig,
         live: LiveFanout,
         buffer: WriteBuffer,
         store: TelemetryStore,
-        gate: BackfillGate,
+        gate: ConcurrencyGate,
       ) => new SubscriptionService(live, buffer, store, gate, config.live.operators.backfillMaxBytes),
     },
     TelemetryGateway,

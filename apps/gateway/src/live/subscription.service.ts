@@ -11,10 +11,10 @@ import {
   type SubscribeAck,
   type UnsubscribeAck,
 } from '@fieldline/contracts';
+import type { ConcurrencyGate } from '../common/concurrency-gate';
 import { budgetOperator } from '../common/socket-budget';
 import type { TelemetryStore } from '../storage/store';
 import type { WriteBuffer } from '../storage/write-buffer';
-import type { BackfillGate } from './backfill.gate';
 import type { LiveFanout } from './live.fanout';
 
 const keyOf = (r: Reading): string => `${r.ts}:${r.seq ?? ''}`;
@@ -28,7 +28,7 @@ const UNREAD_WAIT_MS = 2000;
  * from then on (including those pending at the join) are excluded from the backfill, which is the store's readings
  * plus those still in the write buffer.
  *
- * A backfill waits for its turn in the {@link BackfillGate} before it joins the room (a reading handed out live while it
+ * A backfill waits for its turn in the backfill {@link ConcurrencyGate} before it joins the room (a reading handed out live while it
  * waited is then in the store or the buffer, so in the backfill), and its answer is cut to `maxBytes`.
  */
 export class SubscriptionService {
@@ -36,7 +36,7 @@ export class SubscriptionService {
     private readonly live: LiveFanout,
     private readonly buffer: WriteBuffer,
     private readonly store: TelemetryStore,
-    private readonly gate: BackfillGate,
+    private readonly gate: ConcurrencyGate,
     /** Largest backfill answer, estimated as its JSON size. */
     private readonly maxBytes: number,
   ) {}

@@ -6,6 +6,7 @@ import {
   RATE_LIMITED_EVENT,
   type ErrorBody,
   type Reading,
+  readingsPath,
   type SubscribeAck,
   TelemetryEvent,
 } from '@fieldline/contracts';
@@ -23,22 +24,9 @@ import { connectResult, login, Operator, sleep, startGateway, type TestGateway, 
 jest.setTimeout(120_000);
 
 const PASSWORD = 'budget-test-password';
-const USERS = [
-  'sockets',
-  'srate',
-  'orate',
-  'strikes',
-  'bfop',
-  'n1',
-  'n2',
-  'n3',
-  'n4',
-  'n5',
-  'bytes',
-  'flood',
-  'dash',
-  'slow',
-];
+// prettier-ignore
+const USERS = ['sockets', 'srate', 'orate', 'strikes', 'bfop', 'n1', 'n2', 'n3', 'n4', 'n5', 'bytes', 'flood', 'dash',
+  'slow', 'hist', 'hist2'];
 
 /** `USERS` with the test viewer and one viewer per name above (cheap scrypt: the tests log in often). */
 async function usersEnv(): Promise<string> {
@@ -128,6 +116,8 @@ describe('operator budgets at their edges', () => {
       NODE_BACKFILLS: '3',
       NODE_BACKFILL_QUEUE: '1',
       BACKFILL_MAX_BYTES: '64k',
+      OPERATOR_QUERIES: '1',
+      OPERATOR_QUERY_QUEUE: '1',
     });
     // Backfills of this device read 10,000 readings of 16 metrics: slow enough that those sent together overlap.
     await fill(gw, 'heavy', 10_000, 16, t0);
@@ -209,6 +199,31 @@ describe('operator budgets at their edges', () => {
     const refused = acks.filter((a) => !a.ok).map(errorOf);
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ code: ErrorCode.RATE_LIMITED, details: { limit: 'node-backfills', max: 3 } });
+  });
+
+  it('OPERATOR_QUERIES + OPERATOR_QUERY_QUEUE: of 3 history queries and exports, 1 runs, 1 waits, 1 gets 429', async () => {
+    const token = await tokenOf(gw, 'hist');
+    const other = await tokenOf(gw, 'hist2');
+    const from = new Date(t0 - 1).toISOString();
+    const to = new Date(t0 + 20_000).toISOString();
+    const history = `${readingsPath('heavy')}?from=${from}&to=${to}&bucket=raw&maxPoints=10000`;
+    const exported = `/api/devices/heavy/export?from=${from}&to=${to}&format=ndjson`;
+    const get = async (path: string, t: string): Promise<{ status: number; body: string }> => {
+      const res = await fetch(gw.url + path, { headers: { authorization: `Bearer ${t}` } });
+      return { status: res.status, body: await res.text() };
+    };
+    const [a, b, c, neighbour] = await Promise.all([
+      get(history, token),
+      get(exported, token),
+      get(history, token),
+      get(history, other),
+    ]);
+    const statuses = [a, b, c].map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 429]);
+    const refused = JSON.parse([a, b, c].find((r) => r.status === 429)!.body);
+    expect(refused).toMatchObject({ code: ErrorCode.RATE_LIMITED, details: { limit: 'operator-queries', max: 1 } });
+    // Another operator's query is not counted against this one.
+    expect(neighbour.status).toBe(200);
   });
 
   it('BACKFILL_MAX_BYTES: an answer is cut to the newest readings that fit, a smaller one is whole', async () => {

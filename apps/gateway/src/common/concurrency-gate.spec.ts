@@ -1,5 +1,5 @@
 import { ErrorCode, FieldlineError } from '@fieldline/contracts';
-import { BackfillGate } from './backfill.gate';
+import { ConcurrencyGate } from './concurrency-gate';
 
 /** A task that finishes when the test says so. */
 function held(): { task: () => Promise<string>; finish: () => void; started: () => boolean } {
@@ -19,11 +19,12 @@ function held(): { task: () => Promise<string>; finish: () => void; started: () 
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-describe('BackfillGate', () => {
-  const limits = { operatorBackfills: 2, operatorBackfillQueue: 1, nodeBackfills: 3, nodeBackfillQueue: 2 };
+describe('ConcurrencyGate', () => {
+  const limits = { perKey: 2, perKeyQueue: 1, total: 3, totalQueue: 2 };
+  const names = { what: 'backfills', perKey: 'operator-backfills', total: 'node-backfills' };
 
   it('runs 2 per operator, queues 1 more, refuses the next with the operator limit', async () => {
-    const gate = new BackfillGate(limits);
+    const gate = new ConcurrencyGate(limits, names);
     const tasks = [held(), held(), held(), held()];
     const runs = tasks.map((t) => gate.run('a', () => true, t.task));
     await turn();
@@ -44,7 +45,7 @@ describe('BackfillGate', () => {
   });
 
   it('caps the node: a waiting operator does not hold up another that has room', async () => {
-    const gate = new BackfillGate(limits);
+    const gate = new ConcurrencyGate(limits, names);
     const a = [held(), held(), held()];
     const b = [held(), held()];
     const runsA = a.map((t) => gate.run('a', () => true, t.task));
@@ -68,7 +69,7 @@ describe('BackfillGate', () => {
   });
 
   it('drops a waiter whose socket went away without running it', async () => {
-    const gate = new BackfillGate(limits);
+    const gate = new ConcurrencyGate(limits, names);
     const first = [held(), held()];
     const runs = first.map((t) => gate.run('a', () => true, t.task));
     let alive = true;
