@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
 import { DeviceAuth } from './auth/device-auth.service';
+import { refuseUnknownHosts } from './auth/host.policy';
 import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware';
 import { OperatorAuth } from './auth/operator-auth.service';
 import { socketSecurity } from './auth/socket-auth';
@@ -22,6 +23,7 @@ import { DeviceTransports } from './ingest/device-transports';
 import { IngestPipeline } from './ingest/ingest.pipeline';
 import { MqttBrokerTransport } from './ingest/mqtt.transport';
 import { Lifecycle } from './lifecycle';
+import { MetricsRegistry, observeCounter } from './metrics/metrics';
 
 export { CONNECTION_GRACE_MS } from './lifecycle';
 
@@ -52,10 +54,18 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   const { server } = config;
   configureLogging(server.log);
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
+  // First, before any part listens: a request under a host name the gateway does not answer to reaches none of them.
+  const hostRefusals = refuseUnknownHosts(app.getHttpServer() as HttpServer, server.hosts);
+  observeCounter(app.get(MetricsRegistry), {
+    name: 'fieldline_host_refused_total',
+    help: 'HTTP requests and upgrades refused for their Host header (HOST_NOT_ALLOWED), by channel.',
+    labels: ['channel'],
+    read: () => Object.entries(hostRefusals).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
+  });
   const readiness = app.get(Readiness);
   const budget = app.get(SocketBudget);
   // An authenticated socket counts against its operator's budget (sockets, requests per second).
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server.corsOrigins, (socket, claims, next) =>
+  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server, (socket, claims, next) =>
     budget.admit(socket, claims.username, next),
   );
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
@@ -74,7 +84,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   );
   app.useGlobalFilters(new ErrorFilter());
   app.use(requestIdMiddleware);
-  app.use(originMiddleware(server.corsOrigins));
+  app.use(originMiddleware(server));
   if (server.corsOrigins.length) app.enableCors({ origin: server.corsOrigins, credentials: true });
   const pipeline = app.get(IngestPipeline);
   app.use(

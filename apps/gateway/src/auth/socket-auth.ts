@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io';
 import { AUTH_EXPIRED_EVENT, type ErrorBody, ErrorCode, errorBody, FieldlineError } from '@fieldline/contracts';
 import type { OperatorAuth, OperatorClaims } from './operator-auth.service';
-import { originAllowed } from './origin.policy';
+import { originAllowed, type OriginRules } from './origin.policy';
 import type { SocketSecurity } from '../common/socket-io.adapter';
 
 /** The operator of a connected socket. */
@@ -17,12 +17,12 @@ export function socketOperator(socket: Socket): OperatorClaims | undefined {
  */
 export function socketSecurity(
   auth: OperatorAuth,
-  corsOrigins: readonly string[],
+  origins: OriginRules,
   /** Runs once the token is verified, before anything is kept for the socket (the operator budget: may refuse). */
   admit: (socket: Socket, claims: OperatorClaims, next: (err?: Error) => void) => void = (_s, _c, next) => next(),
 ): SocketSecurity {
   return {
-    allowRequest: (req) => originAllowed(req.headers, corsOrigins),
+    allowRequest: (req) => originAllowed(req.headers, origins),
     middleware: (socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       auth.verify(token).then(

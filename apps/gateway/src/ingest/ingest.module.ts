@@ -69,7 +69,7 @@ import { WsIngestTransport } from './ws.transport';
         const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
           presence.markOffline(deviceId),
         );
-        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server.corsOrigins, heartbeat);
+        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server, heartbeat);
         const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
         registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
         return new DeviceTransports(all);
