@@ -1,4 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Socket } from 'socket.io-client';
 import {
   ErrorCode,
@@ -22,6 +24,17 @@ import { connectResult, login, Operator, sleep, startGateway, type TestGateway, 
  */
 
 jest.setTimeout(120_000);
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+/** Heap after full collections: what is still held, not garbage the collector has not reached yet. */
+async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await sleep(20);
+  }
+  return process.memoryUsage().heapUsed;
+}
 
 const PASSWORD = 'budget-test-password';
 // prettier-ignore
@@ -269,6 +282,7 @@ describe('a flood of 400 subscribe + since from one viewer (default budgets)', (
     const sockets = await Promise.all(Array.from({ length: 20 }, () => connect(gw, flooderToken)));
 
     const lag = monitorEventLoopDelay({ resolution: 10 });
+    const settled0 = await settledHeap();
     const m0 = process.memoryUsage();
     let peakRss = m0.rss;
     let peakHeap = m0.heapUsed;
@@ -316,6 +330,7 @@ describe('a flood of 400 subscribe + since from one viewer (default budgets)', (
     await poller;
     lag.disable();
     clearInterval(memory);
+    const settled1 = await settledHeap();
 
     const served = acks.filter((a) => a.ok).length;
     const refused = acks.filter((a) => !a.ok && a.error.code === ErrorCode.RATE_LIMITED).length;
@@ -339,6 +354,8 @@ describe('a flood of 400 subscribe + since from one viewer (default budgets)', (
       },
       rssMB: { before: mb(m0.rss), peak: mb(peakRss), growth: mb(peakRss - m0.rss) },
       heapMB: { before: mb(m0.heapUsed), peak: mb(peakHeap), growth: mb(peakHeap - m0.heapUsed) },
+      // Peaks are mostly garbage (each full backfill is ~30 MB of short-lived objects on both sides); after GC:
+      heapAfterGcMB: { before: mb(settled0), after: mb(settled1), retained: mb(settled1 - settled0) },
       eventLoopLagMs: { p99: Math.round(lag.percentile(99) / 1e6), max: Math.round(lag.max / 1e6) },
     };
     console.log(`FLOOD operator-budgets ${JSON.stringify(figure)}`);
