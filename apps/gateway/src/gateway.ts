@@ -15,6 +15,7 @@ import { ErrorFilter } from './common/error.filter';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
+import { SocketBudget } from './common/socket-budget';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
 import { Readiness } from './health/readiness';
@@ -62,7 +63,11 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     read: () => Object.entries(hostRefusals).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
   });
   const readiness = app.get(Readiness);
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server);
+  const budget = app.get(SocketBudget);
+  // An authenticated socket counts against its operator's budget (sockets, requests per second).
+  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server, (socket, claims, next) =>
+    budget.admit(socket, claims.username, next),
+  );
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
