@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ErrorCode, errorMessage } from '@fieldline/contracts';
+import { numberFlag, parseFlags, UsageError } from './args';
 import {
   FAULT_KINDS,
   type FaultSpec,
@@ -11,7 +11,7 @@ import {
   parseFaults,
   readFaultsFile,
 } from './faults';
-import { PROTOCOLS, type Protocol } from './device.types';
+import { addTallies, PROTOCOLS, type Protocol, type Tallies, zeroTallies } from './device.types';
 import { login, provisionDevices, readTokensFile } from './provision';
 import { DEFAULT_MQTT_URL, DEFAULT_URL, makeIds, Simulator, type SimStats } from './simulator';
 
@@ -91,49 +91,37 @@ export interface CliConfig {
   register?: { username: string; password: string };
 }
 
-class UsageError extends Error {}
-
 /** Parses CLI arguments; `env` supplies FIELDLINE_URL, MQTT_URL, MQTT_PORT and SIM_DEVICES. Null for `--help`. */
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliConfig | null {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        devices: { type: 'string' },
-        rate: { type: 'string' },
-        protocol: { type: 'string' },
-        url: { type: 'string' },
-        'mqtt-url': { type: 'string' },
-        duration: { type: 'string' },
-        qos: { type: 'string' },
-        batch: { type: 'string' },
-        prefix: { type: 'string' },
-        seed: { type: 'string' },
-        'connect-timeout': { type: 'string' },
-        queue: { type: 'string' },
-        'backoff-base': { type: 'string' },
-        'backoff-cap': { type: 'string' },
-        'no-retry': { type: 'boolean' },
-        drain: { type: 'string' },
-        faults: { type: 'string' },
-        'faults-file': { type: 'string' },
-        'acked-file': { type: 'string' },
-        token: { type: 'string', multiple: true },
-        'tokens-file': { type: 'string' },
-        register: { type: 'boolean' },
-        'admin-user': { type: 'string' },
-        'admin-password': { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  const values = parseFlags(argv, {
+    devices: { type: 'string' },
+    rate: { type: 'string' },
+    protocol: { type: 'string' },
+    url: { type: 'string' },
+    'mqtt-url': { type: 'string' },
+    duration: { type: 'string' },
+    qos: { type: 'string' },
+    batch: { type: 'string' },
+    prefix: { type: 'string' },
+    seed: { type: 'string' },
+    'connect-timeout': { type: 'string' },
+    queue: { type: 'string' },
+    'backoff-base': { type: 'string' },
+    'backoff-cap': { type: 'string' },
+    'no-retry': { type: 'boolean' },
+    drain: { type: 'string' },
+    faults: { type: 'string' },
+    'faults-file': { type: 'string' },
+    'acked-file': { type: 'string' },
+    token: { type: 'string', multiple: true },
+    'tokens-file': { type: 'string' },
+    register: { type: 'boolean' },
+    'admin-user': { type: 'string' },
+    'admin-password': { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return null;
   const protocol = (values.protocol ?? 'mqtt') as Protocol;
   if (!PROTOCOLS.includes(protocol)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(', ')}`);
@@ -141,26 +129,26 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   checkUrl(url, '--url', ['http:', 'https:', 'ws:', 'wss:']);
   const mqttUrl = values['mqtt-url'] ?? env.MQTT_URL ?? deriveMqttUrl(url, env.MQTT_PORT);
   checkUrl(mqttUrl, '--mqtt-url', ['mqtt:', 'mqtts:', 'tcp:', 'tls:', 'ws:', 'wss:']);
-  const qos = num(values.qos ?? '1', '--qos', { int: true, min: 0 });
+  const qos = numberFlag(values.qos, '--qos', { def: 1, int: true, min: 0 });
   if (qos !== 0 && qos !== 1) throw new UsageError('--qos must be 0 or 1');
   const config: CliConfig = {
-    devices: num(values.devices ?? env.SIM_DEVICES ?? '5', '--devices', { int: true, min: 1 }),
-    rate: num(values.rate ?? '1', '--rate', { min: 0 }),
+    devices: numberFlag(values.devices ?? env.SIM_DEVICES, '--devices', { def: 5, int: true, min: 1 }),
+    rate: numberFlag(values.rate, '--rate', { def: 1, min: 0 }),
     protocol,
     url,
     mqttUrl,
     qos,
-    batch: num(values.batch ?? '1', '--batch', { int: true, min: 1 }),
+    batch: numberFlag(values.batch, '--batch', { def: 1, int: true, min: 1 }),
     prefix: values.prefix ?? 'sim-',
-    seed: num(values.seed ?? '1', '--seed', { int: true, min: 0 }),
-    connectTimeout: num(values['connect-timeout'] ?? '10', '--connect-timeout', { min: 0.001 }),
+    seed: numberFlag(values.seed, '--seed', { def: 1, int: true, min: 0 }),
+    connectTimeout: numberFlag(values['connect-timeout'], '--connect-timeout', { def: 10, min: 0.001 }),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
-    queue: num(values.queue ?? '10000', '--queue', { int: true, min: 1 }),
-    backoffBaseS: num(values['backoff-base'] ?? '0.5', '--backoff-base', { min: 0.001 }),
-    backoffCapS: num(values['backoff-cap'] ?? '30', '--backoff-cap', { min: 0.001 }),
+    queue: numberFlag(values.queue, '--queue', { def: 10_000, int: true, min: 1 }),
+    backoffBaseS: numberFlag(values['backoff-base'], '--backoff-base', { def: 0.5, min: 0.001 }),
+    backoffCapS: numberFlag(values['backoff-cap'], '--backoff-cap', { def: 30, min: 0.001 }),
     retryLater: !values['no-retry'],
-    drain: num(values.drain ?? '0', '--drain', { min: 0 }),
+    drain: numberFlag(values.drain, '--drain', { def: 0, min: 0 }),
     tokens: {},
   };
   if (config.backoffCapS < config.backoffBaseS) throw new UsageError('--backoff-cap must be >= --backoff-base');
@@ -196,7 +184,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     config.register = { username: values['admin-user'] ?? 'admin', password };
   }
   // 0 means no limit: how the gateway's `npm start` runs its simulated devices.
-  const duration = values.duration === undefined ? 0 : num(values.duration, '--duration', { min: 0 });
+  const duration = numberFlag(values.duration, '--duration', { def: 0, min: 0 });
   if (duration > 0) config.duration = duration;
   return config;
 }
@@ -218,14 +206,6 @@ function checkUrl(text: string, flag: string, protocols: string[]): void {
     throw new UsageError(`${flag} is not a URL: ${text}`);
   }
   if (!protocols.includes(u.protocol)) throw new UsageError(`${flag} must use one of ${protocols.join(' ')}`);
-}
-
-function num(text: string, flag: string, o: { int?: boolean; min: number }): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < o.min || (o.int && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} must be ${o.int ? 'an integer' : 'a number'} >= ${o.min}, got "${text}"`);
-  }
-  return n;
 }
 
 const GATEWAY_CODES = new Set<string>(Object.values(ErrorCode));
@@ -251,7 +231,7 @@ export function statusLine(s: SimStats): string {
   ].join('  ');
 }
 
-export interface Summary {
+export interface Summary extends Tallies {
   protocol: Protocol;
   devices: number;
   /** Devices connected when sending started. */
@@ -259,16 +239,6 @@ export interface Summary {
   durationS: number;
   targetRate: number;
   achievedRate: number;
-  sent: number;
-  acked: number;
-  refused: number;
-  failed: number;
-  dropped: number;
-  resent: number;
-  pending: number;
-  buffered: number;
-  reconnects: number;
-  deferred: number;
   errors: Record<string, number>;
   /** The injected faults (`--faults` syntax) and, per kind, how many and what the gateway answered. */
   faultSpec?: string;
@@ -290,16 +260,7 @@ export function summarize(
     durationS: round(s.elapsedMs / 1000, 3),
     targetRate: s.targetRate,
     achievedRate: round(s.avgRate, 1),
-    sent: s.sent,
-    acked: s.acked,
-    refused: s.refused,
-    failed: s.failed,
-    dropped: s.dropped,
-    resent: s.resent,
-    pending: s.pending,
-    buffered: s.buffered,
-    reconnects: s.reconnects,
-    deferred: s.deferred,
+    ...addTallies(zeroTallies(), s),
     errors: s.errors,
     ...(extra.faults ? { faultSpec: formatFaults(extra.faults) } : {}),
     ...(s.faults ? { faults: s.faults } : {}),

@@ -1,9 +1,11 @@
 import { ErrorCode, type Reading } from '@fieldline/contracts';
-import { Deque } from './deque';
 import type { DeviceListener, DeviceOptions, DeviceStats, Protocol } from './device.types';
 import { DeviceFaults, SeqSet } from './faults';
-import type { Outcome, Refusal } from './replies';
-import { SensorModel } from './sensors';
+import { Outbox } from './outbox';
+import { ReadingProducer } from './producer';
+import { RateMeter } from './rate-meter';
+import { isAckWithSeqs, type Outcome, type Refusal } from './replies';
+import type { SensorModel } from './sensors';
 import type { OutMessage, RawAnswer, RawOptions, Transport, TransportSink } from './transports/transport';
 
 export type TransportFactory = (device: SimDevice) => Transport;
@@ -15,34 +17,28 @@ const MAX_ATTEMPTS = 5;
 const RETRY_LATER = new Set<string>([ErrorCode.RATE_LIMITED, ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN]);
 
 /**
- * One simulated device: its sensors, its `seq` counter, its backlog and its counters. Sends through a {@link Transport};
- * the simulator decides when readings are due.
+ * One simulated device: what it has to say ({@link ReadingProducer}), what waits to be written ({@link Outbox}), and
+ * what became of every reading (its counters, kept from the transport's answers as a {@link TransportSink}). Sends
+ * through a {@link Transport}; the simulator decides when readings are due.
  */
 export class SimDevice implements TransportSink {
   readonly id: string;
   readonly protocol: Protocol;
   readonly sensors: SensorModel;
-  private readonly batch: number;
-  private readonly maxBuffer: number;
   private readonly retryLater: boolean;
   private listener: DeviceListener;
   /** Fault injection state; null without faults. */
   readonly faults: DeviceFaults | null;
   /** Every `seq` the gateway acknowledged (and did not refuse afterwards). */
   private readonly ackedSet = new SeqSet();
-  /** A message held back by the `ooo` fault, written after the next one. */
-  private heldBack: OutMessage | null = null;
   /** Set while an injected drop is in progress: its unanswered messages do not count towards MAX_ATTEMPTS. */
   private injectedDrop = false;
-  /** `performance.now()` before which nothing is written (after a "retry later" answer). */
-  private pausedUntil = 0;
   /** MQTT: malformed messages written and not yet answered on the errors topic, oldest first. */
   private readonly awaitingRefusal: OutMessage[] = [];
   private transport: Transport | null = null;
   /** Set by {@link close}: answers still count, but nothing more is written. */
   private closing = false;
 
-  private lastSeq = 0;
   /** Readings produced so far (the scheduler's bookkeeping). */
   produced = 0;
   private readonly counters = {
@@ -58,21 +54,26 @@ export class SimDevice implements TransportSink {
     deferred: 0,
   };
   private readonly errorCounts: Record<string, number> = {};
-  private readonly backlog = new Deque<OutMessage>();
-  private backlogReadings = 0;
-  private batchBuf: Reading[] = [];
-  /** [time, sent + resent] samples covering a little more than the last second. */
-  private readonly rateSamples: [number, number][] = [];
+  private readonly producer: ReadingProducer;
+  private readonly outbox: Outbox;
+  /** Of sent + resent. */
+  private readonly writes = new RateMeter();
 
   constructor(options: DeviceOptions) {
     this.id = options.id;
     this.protocol = options.protocol;
-    this.batch = Math.max(1, Math.floor(options.batch ?? 1));
-    this.maxBuffer = options.maxBuffer ?? 10_000;
     this.retryLater = options.retryLater ?? false;
     this.faults = options.faults ? new DeviceFaults(options.faults, options.id, options.faultSeed ?? 1) : null;
-    this.sensors = new SensorModel(options.id, options.sensors);
     this.listener = options.listener ?? {};
+    const batch = Math.max(1, Math.floor(options.batch ?? 1));
+    this.producer = new ReadingProducer(options.id, batch, this.faults, options.sensors, (m) => this.outbox.push(m));
+    this.sensors = this.producer.sensors;
+    // Like a real device with bounded memory: the oldest unsent readings go first.
+    this.outbox = new Outbox(options.maxBuffer ?? 10_000, (old) => {
+      this.counters.dropped += old.count;
+      old.raw?.settle({ error: 'DROPPED' });
+      if (old.fault) this.faults?.count(old.fault.kind, 'DROPPED');
+    });
   }
 
   setListener(listener: DeviceListener): void {
@@ -89,7 +90,7 @@ export class SimDevice implements TransportSink {
 
   /** The last `seq` used. */
   get seq(): number {
-    return this.lastSeq;
+    return this.producer.seq;
   }
 
   connect(timeoutMs: number): Promise<boolean> {
@@ -99,82 +100,19 @@ export class SimDevice implements TransportSink {
 
   /** A fresh reading at `ts`, taking the next `seq`. */
   nextReading(ts: number): Reading {
-    return { deviceId: this.id, ts, seq: ++this.lastSeq, metrics: { ...this.sensors.sample(ts) } };
+    return this.producer.nextReading(ts);
   }
 
   /** Produces one reading due at `ts`; it goes out with the next {@link pump} once its batch is full. */
   produce(ts: number): void {
     this.produced++;
-    const f = this.faults;
-    if (!f) return this.produceOne(ts);
-    // The device's clock is off: its readings carry its time, as a real device's would.
-    const local = ts + f.skewMs;
-    this.produceOne(local);
-    const burst = f.burst();
-    if (burst > 0) {
-      f.count('burst');
-      f.stats.burst.readings = (f.stats.burst.readings ?? 0) + burst;
-      // 1 ms apart: distinct times, as a sensor read in a tight loop would stamp them.
-      for (let i = 1; i <= burst; i++) this.produceOne(local + i);
-    }
-    const bad = f.malformed(this.id, local);
-    if (bad) {
-      f.count('malformed');
-      this.enqueue({
-        payload: bad.payload,
-        count: 1,
-        seq: null,
-        sentAt: 0,
-        attempts: 0,
-        fault: { kind: 'malformed', malformed: bad.kind },
-      });
-    }
-    if (f.dropNow()) this.dropConnection();
-  }
-
-  private produceOne(ts: number): void {
-    const r = this.nextReading(ts);
-    if (this.batch === 1) {
-      this.queueReadings({ payload: JSON.stringify(r), count: 1, seq: r.seq!, seqs: [r.seq!], sentAt: 0, attempts: 0 });
-      return;
-    }
-    this.batchBuf.push(r);
-    if (this.batchBuf.length >= this.batch) this.flushBatch();
+    this.producer.produce(ts);
+    if (this.faults?.dropNow()) this.dropConnection();
   }
 
   /** Turns a partly filled batch into a message (at stop, so no reading is held back). */
   flushBatch(): void {
-    if (this.batchBuf.length > 0) {
-      const readings = this.batchBuf;
-      this.batchBuf = [];
-      this.queueReadings({
-        payload: JSON.stringify({ readings }),
-        count: readings.length,
-        seq: readings[readings.length - 1].seq!,
-        seqs: readings.map((r) => r.seq!),
-        sentAt: 0,
-        attempts: 0,
-      });
-    }
-    if (this.heldBack) {
-      this.enqueue(this.heldBack);
-      this.heldBack = null;
-    }
-  }
-
-  /** Queues a message of readings; the `ooo` fault holds one back until the next is queued. */
-  private queueReadings(msg: OutMessage): void {
-    const f = this.faults;
-    if (f && !this.heldBack && f.outOfOrder()) {
-      f.count('ooo');
-      this.heldBack = msg;
-      return;
-    }
-    this.enqueue(msg);
-    if (this.heldBack) {
-      this.enqueue(this.heldBack);
-      this.heldBack = null;
-    }
+    this.producer.flush();
   }
 
   /** Cuts the connection as a network failure would (the `drop` fault); the transport reconnects with backoff. */
@@ -188,7 +126,12 @@ export class SimDevice implements TransportSink {
 
   /** Readings not acknowledged yet: written and unanswered, queued, or waiting in a partial batch. */
   get outstanding(): number {
-    return this.counters.pending + this.backlogReadings + this.batchBuf.length + (this.heldBack?.count ?? 0);
+    return this.counters.pending + this.unsent;
+  }
+
+  /** Readings not written yet: queued, or still with the producer. */
+  private get unsent(): number {
+    return this.outbox.readings + this.producer.unsent;
   }
 
   /** Every `seq` the gateway acknowledged, as inclusive ranges `[from, to]`, ascending. */
@@ -199,17 +142,9 @@ export class SimDevice implements TransportSink {
   /** Writes backlog messages while the transport has room. */
   pump(): void {
     const t = this.transport;
-    if (!t || this.closing) return;
-    if (this.pausedUntil !== 0) {
-      if (performance.now() < this.pausedUntil) return;
-      this.pausedUntil = 0;
-    }
-    // Bounded by the backlog's size on entry: a message that fails and is requeued synchronously is not retried here.
-    for (let n = this.backlog.length; n > 0 && t.writable; n--) {
-      const msg = this.backlog.shift()!;
-      this.backlogReadings -= msg.count;
-      this.write(msg);
-    }
+    if (!t || this.closing || this.outbox.paused()) return;
+    // Bounded by the outbox's size on entry: a message that fails and is requeued synchronously is not retried here.
+    for (let n = this.outbox.length; n > 0 && t.writable; n--) this.write(this.outbox.shift()!);
   }
 
   /**
@@ -228,7 +163,7 @@ export class SimDevice implements TransportSink {
         raw: { ...options, settle: resolve },
       };
       if (this.transport?.writable) this.write(msg);
-      else this.enqueue(msg);
+      else this.outbox.push(msg);
     });
   }
 
@@ -258,44 +193,20 @@ export class SimDevice implements TransportSink {
       dropped: c.dropped,
       resent: c.resent,
       pending: c.pending,
-      buffered: this.backlogReadings + this.batchBuf.length + (this.heldBack?.count ?? 0),
+      buffered: this.unsent,
       errors: { ...this.errorCounts },
-      rate: this.rate(now),
+      rate: this.writes.rate(now, c.sent + c.resent),
       connects: c.connects,
       reconnects: c.reconnects,
       deferred: c.deferred,
-      seq: this.lastSeq,
+      seq: this.producer.seq,
       ...(this.faults ? { faults: structuredClone(this.faults.stats) } : {}),
     };
   }
 
   /** Records the write counter for {@link DeviceStats.rate}; called by the scheduler every tick. */
   sampleRate(now: number): void {
-    const s = this.rateSamples;
-    const last = s[s.length - 1];
-    if (last && now - last[0] < 100) return;
-    s.push([now, this.counters.sent + this.counters.resent]);
-    // Keep the newest sample that is at least a second old, and everything after it.
-    while (s.length > 2 && s[1][0] <= now - 1000) s.shift();
-  }
-
-  private rate(now: number): number {
-    const first = this.rateSamples[0];
-    if (!first || now - first[0] < 1) return 0;
-    return ((this.counters.sent + this.counters.resent - first[1]) * 1000) / (now - first[0]);
-  }
-
-  private enqueue(msg: OutMessage): void {
-    this.backlog.push(msg);
-    this.backlogReadings += msg.count;
-    // Like a real device with bounded memory: the oldest unsent readings go first.
-    while (this.backlogReadings > this.maxBuffer && this.backlog.length > 1) {
-      const old = this.backlog.shift()!;
-      this.backlogReadings -= old.count;
-      this.counters.dropped += old.count;
-      old.raw?.settle({ error: 'DROPPED' });
-      if (old.fault) this.faults?.count(old.fault.kind, 'DROPPED');
-    }
+    this.writes.sample(now, this.counters.sent + this.counters.resent);
   }
 
   private write(msg: OutMessage): void {
@@ -342,9 +253,8 @@ export class SimDevice implements TransportSink {
       // "Not now": keep it, first in line, and hold every write until the gateway's retryAfterMs has passed.
       this.countError(outcome.error.code, msg.count);
       this.counters.deferred += msg.count;
-      this.backlog.unshift(msg);
-      this.backlogReadings += msg.count;
-      this.pausedUntil = Math.max(this.pausedUntil, performance.now() + (outcome.retryAfterMs ?? 1000));
+      this.outbox.requeue(msg);
+      this.outbox.pause(performance.now() + (outcome.retryAfterMs ?? 1000));
       return;
     }
     this.counters.acked += outcome.accepted;
@@ -367,7 +277,7 @@ export class SimDevice implements TransportSink {
     if (outcome.accepted === msg.count && msg.seqs && this.faults?.duplicate()) {
       // Sent once more, byte for byte, after its ack: the gateway must not store it twice.
       this.faults.count('dup');
-      this.enqueue({ ...msg, sentAt: 0, attempts: 0, fault: { kind: 'dup' } });
+      this.outbox.push({ ...msg, sentAt: 0, attempts: 0, fault: { kind: 'dup' } });
     }
   }
 
@@ -404,7 +314,7 @@ export class SimDevice implements TransportSink {
     }
     this.counters.refused++;
     this.countError(refusal.code);
-    // PUBACKed, then refused: `acked` keeps counting the broker's answer (see README), the acked set drops it.
+    // PUBACKed, then refused: `acked` keeps counting the broker's answer (docs/device-protocol.md), the acked set drops it.
     if (typeof refusal.seq === 'number') this.ackedSet.delete(refusal.seq);
     this.listener.refused?.({ deviceId: this.id, protocol: this.protocol, ...refusal, count: 1 });
   }
@@ -431,10 +341,8 @@ export class SimDevice implements TransportSink {
         continue;
       }
       // An injected drop is not the message's fault: it does not use up its attempts.
-      if (retry && !msg.raw && (msg.attempts < MAX_ATTEMPTS || this.injectedDrop)) {
-        this.backlog.unshift(msg);
-        this.backlogReadings += msg.count;
-      } else {
+      if (retry && !msg.raw && (msg.attempts < MAX_ATTEMPTS || this.injectedDrop)) this.outbox.requeue(msg);
+      else {
         this.counters.failed += msg.count;
         msg.raw?.settle({ error: code });
       }
@@ -446,19 +354,10 @@ export class SimDevice implements TransportSink {
   }
 
   drained(): void {
-    if (this.backlog.length) this.pump();
+    if (this.outbox.length) this.pump();
   }
 }
 
-function isAckWithSeqs(body: unknown): body is { seqs: number[] } {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    (body as { type?: unknown }).type === 'ack' &&
-    Array.isArray((body as { seqs?: unknown }).seqs)
-  );
-}
-
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

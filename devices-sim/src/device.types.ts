@@ -32,10 +32,8 @@ export interface DeviceListener {
   disconnect?(deviceId: string, reason: string): void;
 }
 
-export interface DeviceStats {
-  id: string;
-  protocol: Protocol;
-  connected: boolean;
+/** Readings by what became of them, per device; the simulator sums them over devices and the CLI prints them. */
+export interface Tallies {
   /** Readings written for the first time (raw messages count as one). */
   sent: number;
   /** Readings the gateway accepted (MQTT: acknowledged by the broker, PUBACK at QoS 1, written at QoS 0). */
@@ -52,16 +50,53 @@ export interface DeviceStats {
   pending: number;
   /** Readings waiting to be written (offline buffer, or beyond the in-flight window). */
   buffered: number;
+  /** Successful connections after the first. */
+  reconnects: number;
+  /** Readings refused with "retry later" (RATE_LIMITED, STORE_UNAVAILABLE, SHUTTING_DOWN) and kept to resend. */
+  deferred: number;
+}
+
+/** The names of the {@link Tallies}, in the order summaries print them. */
+export const TALLY_NAMES = [
+  'sent',
+  'acked',
+  'refused',
+  'failed',
+  'dropped',
+  'resent',
+  'pending',
+  'buffered',
+  'reconnects',
+  'deferred',
+] as const satisfies readonly (keyof Tallies)[];
+
+// Does not compile while a field of Tallies is missing from TALLY_NAMES.
+type UnnamedTally = Exclude<keyof Tallies, (typeof TALLY_NAMES)[number]>;
+const _everyTallyNamed: [UnnamedTally] extends [never] ? true : UnnamedTally = true;
+
+/** Every tally at 0. */
+export function zeroTallies(): Tallies {
+  const t = {} as Tallies;
+  for (const k of TALLY_NAMES) t[k] = 0;
+  return t;
+}
+
+/** Adds `from`'s tallies to `into`; returns `into`. */
+export function addTallies<T extends Tallies>(into: T, from: Tallies): T {
+  for (const k of TALLY_NAMES) into[k] += from[k];
+  return into;
+}
+
+export interface DeviceStats extends Tallies {
+  id: string;
+  protocol: Protocol;
+  connected: boolean;
   /** By error code: the gateway's codes for refusals, plus transport codes (CONNECT_FAILED, NO_REPLY, WS_CLOSE_<n>, ...). */
   errors: Record<string, number>;
   /** Readings written per second over the last second. */
   rate: number;
   /** Successful connections, reconnections included. */
   connects: number;
-  /** Successful connections after the first. */
-  reconnects: number;
-  /** Readings refused with "retry later" (RATE_LIMITED, STORE_UNAVAILABLE, SHUTTING_DOWN) and kept to resend. */
-  deferred: number;
   /** Injected faults and what the gateway answered to them (absent without `faults`). */
   faults?: FaultStats;
   /** Last `seq` used (0 before the first reading). */

@@ -6,7 +6,7 @@ import { errorMessage } from '@fieldline/contracts';
 export type FaultKind = 'drop' | 'skew' | 'ooo' | 'dup' | 'burst' | 'malformed';
 export const FAULT_KINDS: readonly FaultKind[] = ['drop', 'skew', 'ooo', 'dup', 'burst', 'malformed'];
 
-/** Shapes of malformed message, each answered with a documented code (see README, simulator section). */
+/** Shapes of malformed message, each answered with a documented code (docs/simulator.md). */
 export type MalformedKind = 'json' | 'type' | 'oversize';
 export const MALFORMED_KINDS: readonly MalformedKind[] = ['json', 'type', 'oversize'];
 

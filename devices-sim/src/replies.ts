@@ -116,6 +116,11 @@ function parseJson(data: string | Buffer): unknown {
   }
 }
 
+/** A WebSocket ack that lists the accepted `seqs` of a batch (see the IngestReply contract). */
+export function isAckWithSeqs(body: unknown): body is { seqs: number[] } {
+  return isObject(body) && body.type === 'ack' && Array.isArray(body.seqs);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,7 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { DEVICE_ID_PATTERN } from '@fieldline/contracts';
 import { SimDevice, type TransportFactory } from './device';
-import { type AckEvent, type DeviceStats, PROTOCOLS, type Protocol, type RefusedEvent } from './device.types';
+import {
+  type AckEvent,
+  addTallies,
+  type DeviceStats,
+  PROTOCOLS,
+  type Protocol,
+  type RefusedEvent,
+  type Tallies,
+  zeroTallies,
+} from './device.types';
 import { addFaultStats, emptyFaultStats, type FaultSpec, type FaultStats, hasFaults } from './faults';
 import type { SensorModelOptions } from './sensors';
 import {
@@ -63,7 +72,8 @@ export interface SimulatorOptions {
   transportFactory?: TransportFactory;
 }
 
-export interface SimStats {
+/** Tallies are summed over every device. */
+export interface SimStats extends Tallies {
   /** Since sending started (0 before `start()` finished). */
   elapsedMs: number;
   running: boolean;
@@ -75,18 +85,6 @@ export interface SimStats {
   rate: number;
   /** Readings written per second since sending started. */
   avgRate: number;
-  sent: number;
-  acked: number;
-  refused: number;
-  failed: number;
-  dropped: number;
-  resent: number;
-  pending: number;
-  buffered: number;
-  /** Connections after each device's first. */
-  reconnects: number;
-  /** Readings refused with "retry later" and kept to resend (`retryLater`). */
-  deferred: number;
   /** Totals by code over all devices. */
   errors: Record<string, number>;
   /** Injected faults and the gateway's answers, over all devices (absent without `faults`). */
@@ -256,16 +254,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       targetRate: this.rate * this.devices.length,
       rate: 0,
       avgRate: 0,
-      sent: 0,
-      acked: 0,
-      refused: 0,
-      failed: 0,
-      dropped: 0,
-      resent: 0,
-      pending: 0,
-      buffered: 0,
-      reconnects: 0,
-      deferred: 0,
+      ...zeroTallies(),
       errors: {},
       perDevice,
     };
@@ -273,16 +262,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     for (const d of perDevice) {
       if (d.connected) s.connected++;
       s.rate += d.rate;
-      s.sent += d.sent;
-      s.acked += d.acked;
-      s.refused += d.refused;
-      s.failed += d.failed;
-      s.dropped += d.dropped;
-      s.resent += d.resent;
-      s.pending += d.pending;
-      s.buffered += d.buffered;
-      s.reconnects += d.reconnects;
-      s.deferred += d.deferred;
+      addTallies(s, d);
       if (s.faults && d.faults) addFaultStats(s.faults, d.faults);
       for (const code in d.errors) s.errors[code] = (s.errors[code] ?? 0) + d.errors[code];
     }
@@ -333,29 +313,23 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   private createTransport(d: SimDevice): Transport {
     const o = this.opts;
     const token = o.tokens?.[d.id];
+    const tuning = {
+      ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
+      ...(o.reconnect ? { reconnect: o.reconnect } : {}),
+    };
+    const gateway = { url: o.url ?? DEFAULT_URL, ...(token !== undefined ? { token } : {}), ...tuning };
     switch (this.protocol) {
       case 'mqtt':
         return new MqttTransport(d, {
           url: o.mqttUrl ?? DEFAULT_MQTT_URL,
           qos: o.qos ?? 1,
           ...(token !== undefined ? { username: d.id, password: token } : {}),
-          ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
-          ...(o.reconnect ? { reconnect: o.reconnect } : {}),
+          ...tuning,
         });
       case 'ws':
-        return new WsTransport(d, {
-          url: o.url ?? DEFAULT_URL,
-          ...(token !== undefined ? { token } : {}),
-          ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
-          ...(o.reconnect ? { reconnect: o.reconnect } : {}),
-        });
+        return new WsTransport(d, gateway);
       case 'http':
-        return new HttpTransport(d, {
-          url: o.url ?? DEFAULT_URL,
-          ...(token !== undefined ? { token } : {}),
-          ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
-          ...(o.reconnect ? { reconnect: o.reconnect } : {}),
-        });
+        return new HttpTransport(d, gateway);
     }
   }
 }

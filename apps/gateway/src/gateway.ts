@@ -1,18 +1,21 @@
 import 'reflect-metadata';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
 import { DeviceAuth } from './auth/device-auth.service';
+import { refuseUnknownHosts } from './auth/host.policy';
 import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware';
 import { OperatorAuth } from './auth/operator-auth.service';
 import { socketSecurity } from './auth/socket-auth';
 import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
+import { requestIdMiddleware } from './common/request-id';
 import { ErrorFilter } from './common/error.filter';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
+import { SocketBudget } from './common/socket-budget';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
 import { Readiness } from './health/readiness';
@@ -20,6 +23,7 @@ import { DeviceTransports } from './ingest/device-transports';
 import { IngestPipeline } from './ingest/ingest.pipeline';
 import { MqttBrokerTransport } from './ingest/mqtt.transport';
 import { Lifecycle } from './lifecycle';
+import { MetricsRegistry, observeCounter } from './metrics/metrics';
 
 export { CONNECTION_GRACE_MS } from './lifecycle';
 
@@ -47,23 +51,41 @@ export interface RunningGateway {
  * Nest builds the parts; this wires the HTTP server (adapters, middleware, routes); lifecycle.ts starts the rest.
  */
 export async function createGateway(config: GatewayConfig): Promise<RunningGateway> {
-  configureLogging({ format: config.logFormat, level: config.logLevel });
+  const { server } = config;
+  configureLogging(server.log);
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
+  // First, before any part listens: a request under a host name the gateway does not answer to reaches none of them.
+  const hostRefusals = refuseUnknownHosts(app.getHttpServer() as HttpServer, server.hosts);
+  observeCounter(app.get(MetricsRegistry), {
+    name: 'fieldline_host_refused_total',
+    help: 'HTTP requests and upgrades refused for their Host header (HOST_NOT_ALLOWED), by channel.',
+    labels: ['channel'],
+    read: () => Object.entries(hostRefusals).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
+  });
   const readiness = app.get(Readiness);
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), config.corsOrigins);
+  const budget = app.get(SocketBudget);
+  // An authenticated socket counts against its operator's budget (sockets, requests per second).
+  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server, (socket, claims, next) =>
+    budget.admit(socket, claims.username, next),
+  );
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
     allowRequest: (req: IncomingMessage) => !readiness.draining && operatorSecurity.allowRequest(req),
   };
   app.useWebSocketAdapter(
-    new GatewayIoAdapter(app, config.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
+    new GatewayIoAdapter(
+      app,
+      server.corsOrigins,
+      LIMITS.maxMessageBytes,
+      security,
       app.get<RedisConnections | null>(REDIS, { strict: false }),
     ),
   );
   app.useGlobalFilters(new ErrorFilter());
-  app.use(originMiddleware(config.corsOrigins));
-  if (config.corsOrigins.length) app.enableCors({ origin: config.corsOrigins, credentials: true });
+  app.use(requestIdMiddleware);
+  app.use(originMiddleware(server));
+  if (server.corsOrigins.length) app.enableCors({ origin: server.corsOrigins, credentials: true });
   const pipeline = app.get(IngestPipeline);
   app.use(
     INGEST_ROUTE,
@@ -71,7 +93,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   );
   useBodyParsers(app);
   await app.init();
-  const lifecycle = new Lifecycle(app, config);
+  const lifecycle = new Lifecycle(app, server);
   await lifecycle.start();
   const httpPort = lifecycle.httpPort;
   const broker = app.get(DeviceTransports).all.find((t) => t instanceof MqttBrokerTransport);
@@ -82,7 +104,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     httpPort,
     mqttPort,
     url: `http://127.0.0.1:${httpPort}`,
-    mqttUrl: mqttPort === null ? publicUrl(config.mqttUrl) : `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl: mqttPort === null ? publicUrl(config.mqtt.url) : `mqtt://127.0.0.1:${mqttPort}`,
     drain: () => lifecycle.drain(),
     close: () => lifecycle.shutdown(),
   };

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { ErrorCode, FieldlineError, errorMessage } from '@fieldline/contracts';
 import { DeviceAuth } from './auth/device-auth.service';
-import { ConfigError, loadConfig } from './config/config';
+import { loadConfig } from './config/config';
+import { ConfigError } from './config/config-error';
 import { createGateway } from './gateway';
 
 async function main(): Promise<void> {
@@ -26,13 +27,14 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') {
-      const variable = e.port === config.mqttPort ? 'MQTT_PORT' : 'PORT';
+      const variable = e.port === config.mqtt.port ? 'MQTT_PORT' : 'PORT';
       console.error(`fieldline: port ${e.port} is already in use; set ${variable} to a free port`);
       process.exit(2);
     }
     throw err;
   }
-  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const { host } = config.server;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   log.log(`HTTP, Socket.IO and WebSocket ingest on http://${shown}:${gateway.httpPort}`);
   log.log(`  dashboard       http://${shown}:${gateway.httpPort}/`);
   // Quick start generated the admin password (scripts/start.js): say it where the URL is.
@@ -42,18 +44,25 @@ async function main(): Promise<void> {
   log.log(`  health          http://${shown}:${gateway.httpPort}/health`);
   log.log(`  ws ingest       ws://${shown}:${gateway.httpPort}/ingest`);
   if (gateway.mqttPort !== null) log.log(`  MQTT (embedded) mqtt://${shown}:${gateway.mqttPort}`);
-  log.log(`  data            ${config.dataDir}`);
+  log.log(`  data            ${config.storage.dataDir}`);
+  if (config.server.publicUrl !== null) log.log(`  public URL      ${config.server.publicUrl}`);
+  if (config.server.hosts.defaulted && (host === '0.0.0.0' || host === '::'))
+    log.warn(
+      `listening on every interface (HOST=${host}) with no PUBLIC_URL or ALLOWED_HOSTS: browsers are served only as ` +
+        `localhost, an IP address or ${config.server.hosts.names.join(', ')}; any other host name is refused ` +
+        `(421 HOST_NOT_ALLOWED). Set PUBLIC_URL to the URL operators open, or ALLOWED_HOSTS to its host names.`,
+    );
 
   let sim: ChildProcess | null = null;
   let tokensDir: string | null = null;
-  if (config.simDevices > 0) {
+  if (config.sim.devices > 0) {
     // The simulated devices are provisioned like real ones: registered, each with its own token (handed over in a
     // file readable by this user only, removed when the gateway stops).
-    const tokens = await provisionSimulatedDevices(gateway.app.get(DeviceAuth), config.simDevices);
+    const tokens = await provisionSimulatedDevices(gateway.app.get(DeviceAuth), config.sim.devices);
     tokensDir = mkdtempSync(join(tmpdir(), 'fieldline-sim-'));
     const tokensFile = join(tokensDir, 'tokens.json');
     writeFileSync(tokensFile, JSON.stringify(tokens), { mode: 0o600 });
-    sim = startSimulator(config.simDevices, config.simRate, gateway.url, gateway.mqttUrl, tokensFile, log);
+    sim = startSimulator(config.sim.devices, config.sim.rate, gateway.url, gateway.mqttUrl, tokensFile, log);
   }
 
   let stopping = false;

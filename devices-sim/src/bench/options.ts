@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
-import { errorMessage } from '@fieldline/contracts';
+import { numberFlag as num, parseFlags, UsageError } from '../args';
+import { THRESHOLDS } from './goals';
 
 export const SCENARIOS = ['ingest', 'fanout', 'history', 'isolation'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -88,17 +88,14 @@ Usage: npm run bench -- [options]
   --qos 0|1           ingest: MQTT QoS (default 1)
   --runs LIST         ingest: only these runs, e.g. gateway-mqtt,aedes-mqtt (default: all; baselines are skipped
                       when not listed, and their ratios with them)
-  --sustain S         ingest: afterwards, hold the gateway over MQTT at the goal rate (20,000/s, or its best rate
+  --sustain S         ingest: afterwards, hold the gateway over MQTT at the goal rate (${THRESHOLDS.ingest.rate.toLocaleString('en-US')}/s, or its best rate
                       if lower) for S seconds (default 0: skip)
   --max-p99 MS        ingest: a step above this p99 is not sustained (default 1000)
-  --sockets LIST      fan-out: operator socket counts (default 100,1000,5000)
-  --history-days D    history: days of 1 Hz readings of the big device (default 30)
+  --sockets LIST      fan-out: operator socket counts (default 100,1000,${THRESHOLDS.fanout.sockets})
+  --history-days D    history: days of 1 Hz readings of the big device (default ${THRESHOLDS.history.days})
   --tick-ms MS        simulator tick (default 1): a reading's ts is its scheduled time
   --gateway-env LIST  extra gateway environment, e.g. LIVE_TICK_MS=5,WRITE_BATCH=20000 (the relay follows LIVE_TICK_MS)
   -h, --help          this text`;
-
-class UsageError extends Error {}
-export { UsageError };
 
 function list(text: string, flag: string, min: number): number[] {
   const out = text.split(',').map((s) => Number(s.trim()));
@@ -107,47 +104,29 @@ function list(text: string, flag: string, min: number): number[] {
   return out;
 }
 
-function num(text: string | undefined, flag: string, def: number, min: number, int = false): number {
-  if (text === undefined) return def;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < min || (int && !Number.isInteger(n)))
-    throw new UsageError(`${flag} must be ${int ? 'an integer' : 'a number'} >= ${min}, got "${text}"`);
-  return n;
-}
-
 /** Parses the command line; null for --help. */
 export function parseBenchArgs(argv: string[]): BenchOptions | null {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        scenario: { type: 'string' },
-        quick: { type: 'boolean' },
-        profile: { type: 'boolean' },
-        out: { type: 'string' },
-        'update-docs': { type: 'boolean' },
-        report: { type: 'string' },
-        'no-mosquitto': { type: 'boolean' },
-        rates: { type: 'string' },
-        'step-seconds': { type: 'string' },
-        devices: { type: 'string' },
-        qos: { type: 'string' },
-        runs: { type: 'string' },
-        sustain: { type: 'string' },
-        'max-p99': { type: 'string' },
-        sockets: { type: 'string' },
-        'history-days': { type: 'string' },
-        'tick-ms': { type: 'string' },
-        'gateway-env': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  const values = parseFlags(argv, {
+    scenario: { type: 'string' },
+    quick: { type: 'boolean' },
+    profile: { type: 'boolean' },
+    out: { type: 'string' },
+    'update-docs': { type: 'boolean' },
+    report: { type: 'string' },
+    'no-mosquitto': { type: 'boolean' },
+    rates: { type: 'string' },
+    'step-seconds': { type: 'string' },
+    devices: { type: 'string' },
+    qos: { type: 'string' },
+    runs: { type: 'string' },
+    sustain: { type: 'string' },
+    'max-p99': { type: 'string' },
+    sockets: { type: 'string' },
+    'history-days': { type: 'string' },
+    'tick-ms': { type: 'string' },
+    'gateway-env': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return null;
   const quick = values.quick ?? false;
   let scenarios: Scenario[] = [...SCENARIOS];
@@ -157,7 +136,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     if (bad !== undefined || scenarios.length === 0)
       throw new UsageError(`--scenario takes ${SCENARIOS.join(', ')}; got "${values.scenario}"`);
   }
-  const qos = num(values.qos, '--qos', 1, 0, true);
+  const qos = num(values.qos, '--qos', { def: 1, min: 0, int: true });
   if (qos !== 0 && qos !== 1) throw new UsageError('--qos must be 0 or 1');
   const rates = values.rates
     ? list(values.rates, '--rates', 1)
@@ -172,7 +151,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     gatewayEnv[m[1]] = m[2];
   }
   const liveTick = Number(gatewayEnv.LIVE_TICK_MS ?? process.env.LIVE_TICK_MS ?? 10);
-  const sockets = values.sockets ? list(values.sockets, '--sockets', 1) : quick ? [100] : [100, 1000, 5000];
+  // The full ladder ends where the goals are set, so that a default run judges them.
+  const sockets = values.sockets
+    ? list(values.sockets, '--sockets', 1)
+    : quick
+      ? [100]
+      : [100, 1000, THRESHOLDS.fanout.sockets];
   return {
     scenarios,
     quick,
@@ -180,13 +164,13 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     outDir: values.out ?? 'bench-results',
     updateDocs: values['update-docs'] ?? false,
     mosquitto: !(values['no-mosquitto'] ?? false),
-    tickMs: num(values['tick-ms'], '--tick-ms', 1, 1),
+    tickMs: num(values['tick-ms'], '--tick-ms', { def: 1, min: 1 }),
     liveTickMs: Number.isFinite(liveTick) && liveTick > 0 ? liveTick : 10,
     gatewayEnv,
     ingest: {
-      devices: num(values.devices, '--devices', quick ? 20 : 50, 1, true),
+      devices: num(values.devices, '--devices', { def: quick ? 20 : 50, min: 1, int: true }),
       rates: [...rates].sort((a, b) => a - b),
-      stepS: num(values['step-seconds'], '--step-seconds', quick ? 1 : 5, 0.5),
+      stepS: num(values['step-seconds'], '--step-seconds', { def: quick ? 1 : 5, min: 0.5 }),
       qos,
       protocols: ['mqtt', 'ws'],
       runs: (values.runs ?? '')
@@ -194,8 +178,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
         .map((x) => x.trim())
         .filter(Boolean),
       warmupS: quick ? 0 : 1,
-      sustainS: num(values.sustain, '--sustain', 0, 0),
-      maxP99Ms: num(values['max-p99'], '--max-p99', 1000, 1),
+      sustainS: num(values.sustain, '--sustain', { def: 0, min: 0 }),
+      maxP99Ms: num(values['max-p99'], '--max-p99', { def: 1000, min: 1 }),
     },
     fanout: {
       sockets: [...sockets].sort((a, b) => a - b),
@@ -205,7 +189,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
       settleS: quick ? 0.5 : 2,
     },
     history: {
-      days: num(values['history-days'], '--history-days', quick ? 2 : 30, 0.01),
+      days: num(values['history-days'], '--history-days', { def: quick ? 2 : THRESHOLDS.history.days, min: 0.01 }),
       otherDevices: quick ? 4 : 19,
       reps: quick ? 3 : 10,
     },

@@ -1,10 +1,14 @@
+import { n0, n1, ratio, table } from './format';
+import { type Goal, THRESHOLDS } from './goals';
+import type { StepResult } from './load';
 import type { LoadSummary, MachineInfo } from './machine';
 import type { ProfileSummary } from './profile';
 import type { FanoutResult } from './scenarios/fanout';
 import type { HistoryResult } from './scenarios/history';
-import { SUSTAIN_GOAL_RATE, type IngestResult, type IngestRun } from './scenarios/ingest';
+import type { IngestResult, IngestRun } from './scenarios/ingest';
 import type { IsolationResult } from './scenarios/isolation';
-import type { StepResult } from './load';
+
+// Rendering only: what each goal is and whether it was met is goals.ts's.
 
 /** Everything one run of the harness produced: what goes into the JSON file. */
 export interface BenchResults {
@@ -22,128 +26,6 @@ export interface BenchResults {
   isolation?: IsolationResult;
   profile?: ProfileSummary | { error: string };
   goals: Goal[];
-}
-
-export interface Goal {
-  goal: string;
-  measured: string;
-  /** null when this run did not measure it. */
-  met: boolean | null;
-  note?: string;
-}
-
-// ------------------------------------------------------------------------------------------------------- formatting
-
-/** 12345.6 → "12,346"; NaN and null → "–". */
-export function n0(v: number | null | undefined): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
-}
-
-/** One decimal below 100, none above; "–" for missing values. */
-export function n1(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
-}
-
-/** A ratio as "0.62×"; "–" when either side is missing or zero. */
-export function ratio(a: number | null | undefined, b: number | null | undefined): string {
-  const r = ratioValue(a, b);
-  return r === null ? '–' : `${r.toFixed(2)}×`;
-}
-
-export function ratioValue(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (a === null || a === undefined || b === null || b === undefined) return null;
-  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
-  return a / b;
-}
-
-export function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
-// ------------------------------------------------------------------------------------------------------------ goals
-
-export function evaluateGoals(r: Omit<BenchResults, 'goals'>): Goal[] {
-  const goals: Goal[] = [];
-  const ing = r.ingest;
-  const run = (id: string): IngestRun | undefined => ing?.runs.find((x) => x.id === id);
-  const gm = run('gateway-mqtt');
-  const gw = run('gateway-ws');
-  const aedes = run('aedes-mqtt');
-  const mosq = run('mosquitto-mqtt');
-  if (gm) {
-    const best = Math.max(gm.maxSustained, gw?.maxSustained ?? 0);
-    const reached = !gm.capped || (gw !== undefined && !gw.capped) || best >= SUSTAIN_GOAL_RATE;
-    // With a hold, the goal is the hold at the goal rate; without one, the 5 s steps.
-    const held = ing?.sustain ? ing.sustain.sustained && ing.sustain.offered >= SUSTAIN_GOAL_RATE : true;
-    goals.push({
-      goal: '≥ 20,000 readings/s validated, stored and delivered, nothing lost',
-      measured:
-        `MQTT ${gm.capped ? '≥ ' : ''}${n0(gm.maxSustained)}/s, WebSocket ${gw?.capped ? '≥ ' : ''}${n0(gw?.maxSustained)}/s ` +
-        `(steps of ${gm.steps[0]?.durationS ?? '?'} s)`,
-      met: reached ? best >= SUSTAIN_GOAL_RATE && held : null,
-      ...(ing?.sustainError
-        ? { note: `the hold over MQTT failed: ${ing.sustainError.split('\n')[0]}` }
-        : ing?.sustain
-          ? {
-              note: `held ${n0(ing.sustain.offered)}/s over MQTT for ${ing.sustain.durationS} s: ${ing.sustain.sustained ? 'sustained' : 'NOT sustained (' + ing.sustain.why.join('; ') + ')'}`,
-            }
-          : { note: 'the 60 s hold needs --sustain 60' }),
-    });
-    if (aedes) {
-      const parts = [`${ratio(gm.maxSustained, aedes.maxSustained)} aedes`];
-      if (mosq) parts.push(`${ratio(gm.maxSustained, mosq.maxSustained)} mosquitto`);
-      // Cost per reading falls as the rate rises (more work per wake-up): compare at the same rate.
-      const top = gm.steps.find((s) => s.offered === gm.maxSustained);
-      const at = (r: IngestRun): StepResult | undefined => r.steps.find((s) => s.offered === top?.offered);
-      parts.push(
-        `readings per core-second at ${n0(top?.offered)}/s ${ratio(top?.readingsPerCoreS, at(aedes)?.readingsPerCoreS)} aedes` +
-          (mosq ? `, ${ratio(top?.readingsPerCoreS, at(mosq)?.readingsPerCoreS)} mosquitto` : ''),
-      );
-      const harnessBound = [aedes, mosq].filter(
-        (b): b is IngestRun => b !== undefined && b.steps.some((s) => !s.sustained && s.harnessCpuPct > 90),
-      );
-      const note = harnessBound.length
-        ? `${harnessBound.map((b) => b.target).join(' and ')} failed with the load generator above 90 % CPU: their limit may be the generator's, which flatters the gateway's ratio`
-        : undefined;
-      goals.push({
-        goal: '≥ 0.6 of the bare-broker rate',
-        measured: parts.join('; '),
-        met: gm.capped || aedes.capped ? null : (ratioValue(gm.maxSustained, aedes.maxSustained) ?? 0) >= 0.6,
-        ...(note ? { note } : {}),
-      });
-    }
-    const s = gm.atGoalRate;
-    goals.push({
-      goal: 'p50 ≤ 5 ms and p99 ≤ 25 ms at 10,000 readings/s (MQTT)',
-      measured: s ? `p50 ${n1(s.latency.p50)} ms, p99 ${n1(s.latency.p99)} ms at ${n0(s.offered)}/s` : 'not measured',
-      met: s && s.offered === ing!.goalRate ? s.latency.p50 <= 5 && s.latency.p99 <= 25 : null,
-    });
-  }
-  const fo = r.fanout?.runs.find((x) => x.target === 'gateway');
-  if (fo) {
-    const top = fo.levels[fo.levels.length - 1];
-    goals.push({
-      goal: '5,000 operator sockets at ≤ 20 KB each',
-      measured: top
-        ? `${n0(top.sockets)} sockets: ${n1(top.kbPerSocket)} KB each, ${(top.deliveredShare * 100).toFixed(1)}% delivered`
-        : (fo.error ?? 'not measured'),
-      met: top && top.sockets >= 5000 ? top.kbPerSocket <= 20 && top.deliveredShare >= 0.99 : null,
-    });
-  }
-  const hi = r.history;
-  if (hi) {
-    const q = hi.queries.find((x) => x.name.startsWith('REST aggregate, 1'));
-    goals.push({
-      goal: 'history: 1,000-point aggregate over 2.6M readings ≤ 200 ms',
-      measured: q
-        ? `${n1(q.p50Ms)} ms p50 (cold ${n1(q.coldMs)} ms) over ${n0(hi.readingsBig)} readings`
-        : (hi.error ?? 'not measured'),
-      met: q && hi.readingsBig >= 2_500_000 ? q.p50Ms <= 200 : null,
-    });
-  }
-  return goals;
 }
 
 // --------------------------------------------------------------------------------------------------------- markdown
@@ -345,7 +227,7 @@ export function historyMarkdown(h: HistoryResult): string {
         'max ms',
         'store alone p50 ms',
         'vs store alone',
-        'vs 200 ms goal',
+        `vs ${THRESHOLDS.history.p50Ms} ms goal`,
       ],
       h.queries.map((q) => [
         q.name,
@@ -355,7 +237,7 @@ export function historyMarkdown(h: HistoryResult): string {
         n1(q.maxMs),
         n1(q.direct.p50Ms),
         ratio(q.p50Ms, q.direct.p50Ms),
-        q.name.startsWith('REST') ? ratio(q.p50Ms, 200) : '–',
+        q.name.startsWith('REST') ? ratio(q.p50Ms, THRESHOLDS.history.p50Ms) : '–',
       ]),
     ),
   ].join('\n');

@@ -3,7 +3,8 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { type Credentials, GatewayCredentials, NO_CREDENTIALS } from './auth';
-import { freePort, httpGet, type Probe, repoRoot, sleep, startChild, waitUntil } from './procs';
+import { Backoff } from '@fieldline/contracts';
+import { type Child, freePort, httpGet, type Probe, repoRoot, sleep, startChild, waitUntil } from './procs';
 
 /** What a system under test reports about readings it handled (whatever it counts). */
 export interface TargetCounters {
@@ -52,6 +53,30 @@ function tcpReady(port: number): Promise<boolean> {
 
 const nodeArgs = ['--max-old-space-size=4096'];
 
+/** What a target's process decides for itself; the rest of a {@link Target} comes from its child process. */
+interface TargetParts {
+  httpUrl?: string;
+  credentials?: Credentials;
+  counters?: () => Promise<TargetCounters>;
+  /** Default: SIGTERM with 5 s to exit. */
+  stop?: () => Promise<void>;
+}
+
+function childTarget(kind: TargetKind, child: Child, mqttPort: number, o: TargetParts = {}): Target {
+  return {
+    kind,
+    label: kind,
+    pid: child.pid,
+    probe: child.probe,
+    exited: () => child.exited(),
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    httpUrl: o.httpUrl ?? null,
+    credentials: o.credentials ?? NO_CREDENTIALS,
+    counters: o.counters ?? (() => Promise.resolve({})),
+    stop: o.stop ?? (() => child.stop(5000)),
+  };
+}
+
 /** Parses Prometheus text into sums per metric name (over all label sets). */
 export function parsePrometheus(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -97,7 +122,15 @@ export async function startGateway(o: GatewayOptions = {}): Promise<GatewayTarge
     ...o.env,
   };
   // The bench measures embedded mode: production-mode variables from the caller's shell must not leak in.
-  for (const v of ['MQTT_URL', 'INFLUX_URL', 'REDIS_URL', ...GatewayCredentials.CLEARED_ENV]) delete env[v];
+  for (const v of [
+    'MQTT_URL',
+    'INFLUX_URL',
+    'REDIS_URL',
+    'DATABASE_URL',
+    'STATE_FILE',
+    ...GatewayCredentials.CLEARED_ENV,
+  ])
+    delete env[v];
   const args = [...nodeArgs];
   if (o.profileDir) {
     mkdirSync(o.profileDir, { recursive: true });
@@ -112,16 +145,8 @@ export async function startGateway(o: GatewayOptions = {}): Promise<GatewayTarge
     o.startTimeoutMs ?? 120_000,
     child,
   );
-  return {
-    kind: 'gateway',
-    label: 'gateway',
-    pid: child.pid,
-    probe: child.probe,
-    exited: () => child.exited(),
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+  const target = childTarget('gateway', child, mqttPort, {
     httpUrl,
-    dataDir,
-    credentials,
     counters: async () => {
       const res = await retry(async () => httpGet(`${httpUrl}/metrics`, 30_000, await credentials.headers(httpUrl)));
       const m = parsePrometheus(res.text);
@@ -138,17 +163,20 @@ export async function startGateway(o: GatewayOptions = {}): Promise<GatewayTarge
       await child.stop(60_000);
       if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
-  };
+  });
+  return { ...target, dataDir, credentials };
 }
 
 /** A busy target may drop a connection now and then: try a request three times before giving up. */
 async function retry<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  // The floor gives a target that is busy collecting garbage a moment, whatever the jitter draws.
+  const backoff = new Backoff({ baseMs: 500, floorMs: 250 });
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
       if (i >= attempts) throw err;
-      await sleep(500 * i);
+      await sleep(backoff.next());
     }
   }
 }
@@ -169,18 +197,7 @@ export async function startAedes(): Promise<Target> {
     true,
   );
   await waitUntil('the aedes broker', () => tcpReady(port), 30_000, child);
-  return {
-    kind: 'aedes',
-    label: 'aedes',
-    pid: child.pid,
-    probe: child.probe,
-    exited: () => child.exited(),
-    mqttUrl: `mqtt://127.0.0.1:${port}`,
-    httpUrl: null,
-    credentials: NO_CREDENTIALS,
-    counters: () => Promise.resolve({}),
-    stop: () => child.stop(5000),
-  };
+  return childTarget('aedes', child, port);
 }
 
 /** True when a `mosquitto` binary is on the PATH. */
@@ -198,21 +215,12 @@ export async function startMosquitto(): Promise<Target> {
   writeFileSync(conf, lines.join('\n') + '\n');
   const child = startChild('mosquitto', 'mosquitto', ['-c', conf], process.env, dir);
   await waitUntil('mosquitto', () => tcpReady(port), 10_000, child);
-  return {
-    kind: 'mosquitto',
-    label: 'mosquitto',
-    pid: child.pid,
-    probe: child.probe,
-    exited: () => child.exited(),
-    mqttUrl: `mqtt://127.0.0.1:${port}`,
-    httpUrl: null,
-    credentials: NO_CREDENTIALS,
-    counters: () => Promise.resolve({}),
+  return childTarget('mosquitto', child, port, {
     stop: async () => {
       await child.stop(5000);
       rmSync(dir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 /** The bare relay (`relay.ts`): aedes + WebSocket ingest → Socket.IO rooms, no validation, no storage. */
@@ -234,16 +242,8 @@ export async function startRelay(tickMs: number): Promise<Target> {
     30_000,
     child,
   );
-  return {
-    kind: 'relay',
-    label: 'relay',
-    pid: child.pid,
-    probe: child.probe,
-    exited: () => child.exited(),
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+  return childTarget('relay', child, mqttPort, {
     httpUrl,
-    credentials: NO_CREDENTIALS,
     counters: async () => JSON.parse((await retry(() => httpGet(`${httpUrl}/metrics`))).text) as TargetCounters,
-    stop: () => child.stop(5000),
-  };
+  });
 }

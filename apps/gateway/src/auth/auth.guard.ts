@@ -1,22 +1,12 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { ErrorCode, FieldlineError, type OperatorRole } from '@fieldline/contracts';
+import { ErrorCode, FieldlineError } from '@fieldline/contracts';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { ACCESS, type Access } from '../common/access';
 import { secretEquals } from '../common/secrets';
 import { bearerToken } from './bearer-token';
 import { type OperatorClaims, OperatorAuth } from './operator-auth.service';
-
-const ACCESS = 'fieldline:access';
-type Access = { kind: 'public' } | { kind: 'role'; role: OperatorRole } | { kind: 'metrics' };
-
-/** No operator token needed: health checks, login, the dashboard's files, device endpoints with their own token. */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS, { kind: 'public' } satisfies Access);
-/** Admins only (device registration, token rotation and revocation). Without a decorator, any operator role will do. */
-export const AdminOnly = (): MethodDecorator & ClassDecorator =>
-  SetMetadata(ACCESS, { kind: 'role', role: 'admin' } satisfies Access);
-/** `/metrics`: open unless METRICS_TOKEN is set; then that token or an operator token. */
-export const MetricsAccess = (): MethodDecorator => SetMetadata(ACCESS, { kind: 'metrics' } satisfies Access);
 
 /** The operator of a guarded request (set by {@link OperatorGuard}). */
 export function operatorOf(req: Request): OperatorClaims | undefined {

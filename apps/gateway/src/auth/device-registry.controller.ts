@@ -7,10 +7,11 @@ import {
   isValidDeviceId,
   RestRoute,
 } from '@fieldline/contracts';
-import { AdminOnly } from './auth.guard';
+import { AdminOnly } from '../common/access';
 import { DeviceAuth } from './device-auth.service';
 
-function checkId(id: string): string {
+/** The `:id` of a route, checked against the device id rule. */
+export function checkId(id: string): string {
   if (!isValidDeviceId(id)) throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'invalid device id');
   return id;
 }

@@ -4,7 +4,7 @@
  *   printf %s "$PW" | npm run --silent hash-password
  */
 import { createInterface } from 'node:readline';
-import { MIN_PASSWORD_LENGTH } from './auth.config';
+import { MIN_PASSWORD_LENGTH } from '../config/auth.config';
 import { hashPassword } from './password';
 import { errorMessage } from '@fieldline/contracts';
 

@@ -1,4 +1,5 @@
-import { hashPassword, parsePasswordHash, verifyPassword } from './password';
+import { parsePasswordHash } from '../config/password-hash';
+import { hashPassword, verifyPassword } from './password';
 
 describe('password hashing (scrypt, PHC strings)', () => {
   const cheap = { ln: 10, r: 8, p: 1 };

@@ -1,16 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'socket.io';
 import { AUTH_EXPIRED_EVENT, type ErrorBody, ErrorCode, errorBody, FieldlineError } from '@fieldline/contracts';
 import type { OperatorAuth, OperatorClaims } from './operator-auth.service';
-import { originAllowed } from './origin.policy';
-
-/** What the Socket.IO adapter applies to every namespace, set in one place. */
-export interface SocketSecurity {
-  /** Namespace middleware: runs once per socket, at connect. */
-  middleware: (socket: Socket, next: (err?: Error) => void) => void;
-  /** engine.io `allowRequest`: the origin allowlist, for polling and WebSocket alike. */
-  allowRequest: (req: IncomingMessage) => boolean;
-}
+import { originAllowed, type OriginRules } from './origin.policy';
+import type { SocketSecurity } from '../common/socket-io.adapter';
 
 /** The operator of a connected socket. */
 export function socketOperator(socket: Socket): OperatorClaims | undefined {
@@ -23,33 +15,20 @@ export function socketOperator(socket: Socket): OperatorClaims | undefined {
  * disconnected. Requests to events no handler takes are answered `NOT_FOUND` when they carry an ack, so a client is
  * never left waiting.
  */
-export function socketSecurity(auth: OperatorAuth, corsOrigins: readonly string[]): SocketSecurity {
+export function socketSecurity(
+  auth: OperatorAuth,
+  origins: OriginRules,
+  /** Runs once the token is verified, before anything is kept for the socket (the operator budget: may refuse). */
+  admit: (socket: Socket, claims: OperatorClaims, next: (err?: Error) => void) => void = (_s, _c, next) => next(),
+): SocketSecurity {
   return {
-    allowRequest: (req) => originAllowed(req.headers, corsOrigins),
+    allowRequest: (req) => originAllowed(req.headers, origins),
     middleware: (socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       auth.verify(token).then(
         (claims) => {
           (socket.data as { operator?: OperatorClaims }).operator = claims;
-          const timer = setTimeout(
-            () => {
-              socket.emit(AUTH_EXPIRED_EVENT, errorBody(ErrorCode.UNAUTHORIZED, 'token expired; log in again'));
-              socket.disconnect(true);
-            },
-            Math.max(0, claims.expiresAt - Date.now()),
-          );
-          timer.unref();
-          socket.once('disconnect', () => clearTimeout(timer));
-          socket.onAny((event: string, ...args: unknown[]) => {
-            const ack = args[args.length - 1];
-            if (typeof ack !== 'function' || (socket as unknown as NodeJS.EventEmitter).listenerCount(event) > 0)
-              return;
-            (ack as (body: { ok: false; error: ErrorBody }) => void)({
-              ok: false,
-              error: errorBody(ErrorCode.NOT_FOUND, `no event "${event.slice(0, 64)}" on ${socket.nsp.name}`),
-            });
-          });
-          next();
+          admit(socket, claims, (refused) => (refused ? next(refused) : accept(claims)));
         },
         (err: unknown) => {
           auth.refused.socket++;
@@ -58,6 +37,26 @@ export function socketSecurity(auth: OperatorAuth, corsOrigins: readonly string[
           next(Object.assign(new Error(body.message), { data: body }));
         },
       );
+      function accept(claims: OperatorClaims): void {
+        const timer = setTimeout(
+          () => {
+            socket.emit(AUTH_EXPIRED_EVENT, errorBody(ErrorCode.UNAUTHORIZED, 'token expired; log in again'));
+            socket.disconnect(true);
+          },
+          Math.max(0, claims.expiresAt - Date.now()),
+        );
+        timer.unref();
+        socket.once('disconnect', () => clearTimeout(timer));
+        socket.onAny((event: string, ...args: unknown[]) => {
+          const ack = args[args.length - 1];
+          if (typeof ack !== 'function' || (socket as unknown as NodeJS.EventEmitter).listenerCount(event) > 0) return;
+          (ack as (body: { ok: false; error: ErrorBody }) => void)({
+            ok: false,
+            error: errorBody(ErrorCode.NOT_FOUND, `no event "${event.slice(0, 64)}" on ${socket.nsp.name}`),
+          });
+        });
+        next();
+      }
     },
   };
 }

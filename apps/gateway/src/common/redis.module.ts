@@ -20,10 +20,10 @@ class RedisLifecycle implements OnApplicationShutdown {
     {
       provide: REDIS,
       inject: [CONFIG],
-      useFactory: (config: GatewayConfig): Promise<RedisConnections | null> | null => {
-        if (config.redisUrl === null) return null;
+      useFactory: ({ cluster }: GatewayConfig): Promise<RedisConnections | null> | null => {
+        if (cluster.redisUrl === null) return null;
         const log = new Logger('Redis');
-        return RedisConnections.connect(config.redisUrl, config.redisPrefix, {
+        return RedisConnections.connect(cluster.redisUrl, cluster.redisPrefix, {
           warn: (m) => log.warn(m),
           error: (m) => log.error(m),
         });

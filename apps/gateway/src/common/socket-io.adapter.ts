@@ -1,31 +1,33 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import type { Server, ServerOptions } from 'socket.io';
-import type { SocketSecurity } from '../auth/socket-auth';
+import type { IncomingMessage } from 'node:http';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { RedisConnections } from './redis.connections';
+
+/** What the adapter applies to every namespace: operator auth and the origin allowlist (built by auth/socket-auth.ts). */
+export interface SocketSecurity {
+  /** Namespace middleware: runs once per socket, at connect. */
+  middleware: (socket: Socket, next: (err?: Error) => void) => void;
+  /** engine.io `allowRequest`: the origin allowlist, for polling and WebSocket alike. */
+  allowRequest: (req: IncomingMessage) => boolean;
+}
 
 /** Socket.IO options for every namespace, set in one place. */
 export class GatewayIoAdapter extends IoAdapter {
-  private redis: RedisConnections | null = null;
-
   constructor(
     app: INestApplicationContext,
     private readonly corsOrigins: string[],
     private readonly maxHttpBufferSize: number,
     /** Operator auth and the origin allowlist, applied to every namespace (including ones added later). */
-    private readonly security?: SocketSecurity,
+    private readonly security: SocketSecurity | undefined,
+    /**
+     * Several nodes: rooms span nodes through Redis, so an operator on any node gets the readings of a device that
+     * sends to any other node; null: one node.
+     */
+    private readonly redis: RedisConnections | null,
   ) {
     super(app);
-  }
-
-  /**
-   * Several nodes: rooms span nodes through Redis, so an operator on any node gets the readings of a device that
-   * sends to any other node. Call before the app initialises its gateways.
-   */
-  withRedis(redis: RedisConnections | null): this {
-    this.redis = redis;
-    return this;
   }
 
   /**

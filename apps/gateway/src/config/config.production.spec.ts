@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config';
+import { loadConfig } from './config';
+import { ConfigError } from './config-error';
 
 /** Production mode: external broker, InfluxDB, Redis, several nodes. */
 describe('loadConfig: production mode', () => {
@@ -7,6 +8,7 @@ describe('loadConfig: production mode', () => {
     MQTT_URL: 'mqtt://broker:1883',
     INFLUX_URL: 'http://influx:8086/fieldline',
     REDIS_URL: 'redis://redis:6379',
+    DATABASE_URL: 'postgres://fieldline@postgres:5432/fieldline',
   };
   const refusal = (env: Record<string, string>): ConfigError => {
     try {
@@ -21,19 +23,14 @@ describe('loadConfig: production mode', () => {
   it('takes the three services, with defaults for the rest', () => {
     const c = loadConfig({ ...base, ...services, NODE_ID: 'gw-1' });
     expect(c).toMatchObject({
-      ...{ mqttUrl: services.MQTT_URL, influxUrl: services.INFLUX_URL, redisUrl: services.REDIS_URL },
-      mqttPort: null,
-      nodeId: 'gw-1',
-      influxRetention: '30d',
-      redisPrefix: 'fieldline',
-      mqttSessionExpiryS: 3600,
-      mqttUsername: null,
-      mqttPassword: null,
+      mqtt: { url: services.MQTT_URL, port: null, sessionExpiryS: 3600, username: null, password: null },
+      storage: { influx: { url: services.INFLUX_URL, retention: '30d' } },
+      cluster: { redisUrl: services.REDIS_URL, nodeId: 'gw-1', redisPrefix: 'fieldline' },
     });
   });
 
   it('defaults the node id to the host name, cut to the id rule', () => {
-    expect(loadConfig(base).nodeId).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
+    expect(loadConfig(base).cluster.nodeId).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
   });
 
   it.each([
@@ -47,8 +44,8 @@ describe('loadConfig: production mode', () => {
   });
 
   it('runs one node on an external broker or on InfluxDB without Redis', () => {
-    expect(loadConfig({ ...base, MQTT_URL: services.MQTT_URL }).redisUrl).toBeNull();
-    expect(loadConfig({ ...base, INFLUX_URL: services.INFLUX_URL }).mqttPort).toBe(1883);
+    expect(loadConfig({ ...base, MQTT_URL: services.MQTT_URL }).cluster.redisUrl).toBeNull();
+    expect(loadConfig({ ...base, INFLUX_URL: services.INFLUX_URL }).mqtt.port).toBe(1883);
   });
 
   it.each([
@@ -67,11 +64,11 @@ describe('loadConfig: production mode', () => {
   });
 
   it('takes retention durations in h, d, w and INF, and the gateway credentials', () => {
-    expect(loadConfig({ ...base, INFLUX_RETENTION: '12W' }).influxRetention).toBe('12w');
-    expect(loadConfig({ ...base, INFLUX_RETENTION: 'inf' }).influxRetention).toBe('INF');
-    expect(loadConfig({ ...base, MQTT_USERNAME: 'gw', MQTT_PASSWORD: 'pw' })).toMatchObject({
-      mqttUsername: 'gw',
-      mqttPassword: 'pw',
+    expect(loadConfig({ ...base, INFLUX_RETENTION: '12W' }).storage.influx.retention).toBe('12w');
+    expect(loadConfig({ ...base, INFLUX_RETENTION: 'inf' }).storage.influx.retention).toBe('INF');
+    expect(loadConfig({ ...base, MQTT_USERNAME: 'gw', MQTT_PASSWORD: 'pw' }).mqtt).toMatchObject({
+      username: 'gw',
+      password: 'pw',
     });
   });
 });

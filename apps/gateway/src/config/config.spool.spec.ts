@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config';
+import { loadConfig } from './config';
+import { ConfigError } from './config-error';
 
 describe('loadConfig: spool', () => {
   const base = { JWT_SECRET: 'x'.repeat(40), ADMIN_PASSWORD: 'admin-password' };
@@ -13,14 +14,14 @@ describe('loadConfig: spool', () => {
   };
 
   it('defaults to 1 GiB without fsync', () => {
-    expect(loadConfig(base)).toMatchObject({ spoolMaxBytes: 1024 ** 3, spoolFsync: false });
+    expect(loadConfig(base).storage.spool).toMatchObject({ maxBytes: 1024 ** 3, fsync: false });
   });
 
   it('takes sizes in bytes or with a unit, and fsync as a boolean', () => {
-    expect(loadConfig({ ...base, SPOOL_MAX_BYTES: '2097152' }).spoolMaxBytes).toBe(2 * 1024 ** 2);
-    expect(loadConfig({ ...base, SPOOL_MAX_BYTES: '512m' }).spoolMaxBytes).toBe(512 * 1024 ** 2);
-    expect(loadConfig({ ...base, SPOOL_MAX_BYTES: '2GiB' }).spoolMaxBytes).toBe(2 * 1024 ** 3);
-    expect(loadConfig({ ...base, SPOOL_FSYNC: 'true' }).spoolFsync).toBe(true);
+    expect(loadConfig({ ...base, SPOOL_MAX_BYTES: '2097152' }).storage.spool.maxBytes).toBe(2 * 1024 ** 2);
+    expect(loadConfig({ ...base, SPOOL_MAX_BYTES: '512m' }).storage.spool.maxBytes).toBe(512 * 1024 ** 2);
+    expect(loadConfig({ ...base, SPOOL_MAX_BYTES: '2GiB' }).storage.spool.maxBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({ ...base, SPOOL_FSYNC: 'true' }).storage.spool.fsync).toBe(true);
   });
 
   it('refuses nonsense, naming the variable', () => {

@@ -4,10 +4,11 @@ import type { RedisConnections } from '../common/redis.connections';
 import { REDIS, RedisModule } from '../common/redis.module';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { StorageModule } from '../storage/storage.module';
+import { ConcurrencyGate } from '../common/concurrency-gate';
 import { logger } from '../common/logger';
-import { MetricsRegistry, observeGauge } from '../metrics/metrics';
+import { MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
 import { DevicesChannel } from './devices.channel';
-import { DevicesController } from './devices.controller';
+import { DevicesController, QUERY_GATE } from './devices.controller';
 import { DevicesGateway } from './devices.gateway';
 import { PresenceFile } from './presence.file';
 import { RedisPresenceSync } from './presence.redis';
@@ -26,14 +27,20 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
       provide: PresenceFile,
       inject: [CONFIG],
       useFactory: (config: GatewayConfig) =>
-        new PresenceFile(join(config.dataDir, 'presence.json'), logger('Presence')),
+        new PresenceFile(join(config.storage.dataDir, 'presence.json'), logger('Presence')),
     },
     { provide: DevicesChannel, useFactory: () => new DevicesChannel() },
     {
       provide: PresenceService,
-      inject: [CONFIG, DevicesChannel, MetricsRegistry],
-      useFactory: (config: GatewayConfig, channel: DevicesChannel, metrics: MetricsRegistry) => {
-        const presence = new PresenceService(config.offlineAfterMs, config.presenceTickMs, channel);
+      inject: [CONFIG, DevicesChannel, MetricsRegistry, PRESENCE_SYNC],
+      useFactory: (
+        config: GatewayConfig,
+        channel: DevicesChannel,
+        metrics: MetricsRegistry,
+        sync: RedisPresenceSync | null,
+      ) => {
+        const { offlineAfterMs, presenceTickMs } = config.devices;
+        const presence = new PresenceService(offlineAfterMs, presenceTickMs, channel, Date.now, sync);
         observeGauge(metrics, { name: 'fieldline_devices', help: 'Known devices.', read: () => presence.size });
         observeGauge(metrics, {
           name: 'fieldline_devices_online',
@@ -45,9 +52,9 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
     },
     {
       provide: PRESENCE_SYNC,
-      inject: [CONFIG, PresenceService, REDIS],
-      useFactory: (config: GatewayConfig, presence: PresenceService, redis: RedisConnections | null) =>
-        redis === null ? null : new RedisPresenceSync(redis, config.nodeId, presence, logger('Presence')),
+      inject: [CONFIG, REDIS],
+      useFactory: (config: GatewayConfig, redis: RedisConnections | null) =>
+        redis === null ? null : new RedisPresenceSync(redis, config.cluster.nodeId, logger('Presence')),
     },
     {
       provide: PresenceSaver,
@@ -55,8 +62,26 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
       useFactory: (presence: PresenceService, file: PresenceFile) =>
         new PresenceSaver(presence, file, logger('Presence')),
     },
+    {
+      provide: QUERY_GATE,
+      inject: [CONFIG, MetricsRegistry],
+      useFactory: (config: GatewayConfig, metrics: MetricsRegistry) => {
+        const o = config.live.operators;
+        // Per operator only: the store runs reads one at a time anyway, and /health has its own connection.
+        const gate = new ConcurrencyGate(
+          { perKey: o.operatorQueries, perKeyQueue: o.operatorQueryQueue, total: Infinity, totalQueue: Infinity },
+          { what: 'history queries', perKey: 'operator-queries', total: 'node-queries' },
+        );
+        observeCounter(metrics, {
+          name: 'fieldline_history_queries_refused_total',
+          help: 'REST history queries and exports refused RATE_LIMITED because the operator queue was full.',
+          read: () => gate.refused,
+        });
+        return gate;
+      },
+    },
     DevicesGateway,
   ],
-  exports: [PresenceService, PresenceFile, PresenceSaver, PRESENCE_SYNC],
+  exports: [PresenceService, PresenceFile, PresenceSaver, PRESENCE_SYNC, QUERY_GATE],
 })
 export class DevicesModule {}

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { Public } from '../auth/auth.guard';
+import { Public } from '../common/access';
 import type { RedisConnections } from '../common/redis.connections';
 import { REDIS } from '../common/redis.module';
 import { DeviceTransports } from '../ingest/device-transports';
@@ -55,7 +55,7 @@ export class HealthController {
     const buffer = this.buffer.stats();
     // Degraded: still taking readings (they are safe in the spool), but the store is down or behind.
     const degraded = this.buffer.spooling || !checks.store || !checks.writes;
-    const spoolReady = buffer.spool === null || buffer.spool.bytes < this.buffer.spoolMaxBytes;
+    const spoolReady = buffer.spool.bytes < this.buffer.spoolMaxBytes;
     const readiness = !spoolReady ? 'unavailable' : degraded ? 'degraded' : ready ? 'ok' : 'unavailable';
     // Not ready (503) while degraded: readings are still taken and safe in the spool, but what an operator sees is
     // behind. `status` tells the two apart: `degraded` (taking readings) or `unavailable`.
@@ -65,17 +65,14 @@ export class HealthController {
       checks: { ...checks, spool: spoolReady },
       store: this.store.kind,
       buffer,
-      spool:
-        buffer.spool === null
-          ? null
-          : {
-              bytes: buffer.spool.bytes,
-              maxBytes: this.buffer.spoolMaxBytes,
-              segments: buffer.spool.segments,
-              oldestAgeMs: buffer.spool.oldestAgeMs,
-              backlog: buffer.spool.backlog,
-              spooling: this.buffer.spooling,
-            },
+      spool: {
+        bytes: buffer.spool.bytes,
+        maxBytes: this.buffer.spoolMaxBytes,
+        segments: buffer.spool.segments,
+        oldestAgeMs: buffer.spool.oldestAgeMs,
+        backlog: buffer.spool.backlog,
+        spooling: this.buffer.spooling,
+      },
     });
   }
 }

@@ -8,7 +8,7 @@ import {
   errorMessage,
   RestRoute,
 } from '@fieldline/contracts';
-import { Public } from '../auth/auth.guard';
+import { Public } from '../common/access';
 import { authenticatedDevice } from '../auth/http.middleware';
 import { sendHttpError } from '../common/error.filter';
 import { IngestPipeline } from './ingest.pipeline';

@@ -52,27 +52,24 @@ import { WsIngestTransport } from './ws.transport';
         config: GatewayConfig,
         metrics: MetricsRegistry,
       ) => {
+        const { url, port } = config.mqtt;
         const mqtt =
-          config.mqttUrl === null
+          url === null
             ? new MqttBrokerTransport(pipeline, presence, logger('MQTT'), devices, {
-                port: config.mqttPort ?? 0,
-                host: config.host,
+                port: port ?? 0,
+                host: config.server.host,
               })
             : new MqttClientTransport(
                 pipeline,
                 presence,
-                {
-                  url: config.mqttUrl,
-                  username: config.mqttUsername,
-                  password: config.mqttPassword,
-                  nodeId: config.nodeId,
-                  sessionExpiryS: config.mqttSessionExpiryS,
-                },
+                { ...config.mqtt, url, nodeId: config.cluster.nodeId },
                 logger('MQTT'),
               );
         // A connection that stops answering pings is cut; a device whose last connection closed is offline at once.
-        const heartbeat = new WsHeartbeat(config.wsPingIntervalMs, (deviceId) => presence.markOffline(deviceId));
-        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.corsOrigins, heartbeat);
+        const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
+          presence.markOffline(deviceId),
+        );
+        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server, heartbeat);
         const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
         registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
         return new DeviceTransports(all);

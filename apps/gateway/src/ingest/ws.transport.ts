@@ -16,7 +16,7 @@ import {
 } from '@fieldline/contracts';
 import { bearerToken } from '../auth/bearer-token';
 import type { DeviceAuth } from '../auth/device-auth.service';
-import { originAllowed } from '../auth/origin.policy';
+import { originAllowed, type OriginRules, SAME_ORIGIN_ANY_HOST } from '../auth/origin.policy';
 import { rawSocketOf } from '../common/third-party.patches';
 import type { DeviceTransport, TransportContext } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
@@ -56,7 +56,7 @@ export class WsIngestTransport implements DeviceTransport {
     private readonly pipeline: IngestPipeline,
     private readonly log: Logger,
     private readonly devices: DeviceAuth,
-    private readonly corsOrigins: readonly string[] = [],
+    private readonly origins: OriginRules = SAME_ORIGIN_ANY_HOST,
     /** Pings connections and cuts silent ones (see ws.heartbeat.ts); null: no heartbeat. */
     private readonly heartbeat: WsHeartbeat | null = null,
     private readonly socketIoPath = '/socket.io/',
@@ -124,7 +124,7 @@ export class WsIngestTransport implements DeviceTransport {
     if (rawPath !== INGEST_PATH)
       return refuseUpgrade(socket, 404, ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}`);
     if (this.closing) return refuseUpgrade(socket, 503, ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
-    if (!originAllowed(req.headers, this.corsOrigins)) {
+    if (!originAllowed(req.headers, this.origins)) {
       return this.refuse(socket, 403, ErrorCode.FORBIDDEN, `origin ${String(req.headers.origin)} is not allowed`);
     }
     const claimed = url.searchParams.get('deviceId') ?? undefined;
@@ -153,7 +153,10 @@ export class WsIngestTransport implements DeviceTransport {
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
       },
       (err: unknown) => {
-        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`);
+        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`, {
+          transport: 'ws',
+          code: ErrorCode.INTERNAL,
+        });
         refuseUpgrade(socket, 503, ErrorCode.INTERNAL, 'try again later');
       },
     );
@@ -173,7 +176,7 @@ export class WsIngestTransport implements DeviceTransport {
       set.delete(ws);
       if (set.size === 0 && this.byDevice.get(deviceId) === set) this.byDevice.delete(deviceId);
     });
-    ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId}: ${err.message}`));
+    ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId}: ${err.message}`, { transport: 'ws', deviceId }));
     // Replies wait, in frame order, until the readings they ack are in the spool (one callback per group commit).
     let queued: string[] | null = null;
     let paused = false;
@@ -258,7 +261,10 @@ export class WsIngestTransport implements DeviceTransport {
           ...(err.details ? { details: err.details } : {}),
         };
       }
-      this.log.warn(`ws ingest failed: ${err instanceof Error ? err.stack : String(err)}`);
+      this.log.warn(`ws ingest failed: ${err instanceof Error ? err.stack : String(err)}`, {
+        transport: 'ws',
+        code: ErrorCode.INTERNAL,
+      });
       return { type: 'error', seq: null, code: ErrorCode.INTERNAL, message: 'internal error' };
     }
   }

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { MetricsAccess } from '../auth/auth.guard';
+import { MetricsAccess } from '../common/access';
 import { MetricsRegistry } from './metrics';
 
 /** `/metrics`: the registry every module registers its metrics with, in Prometheus text format. */

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { Public } from '../auth/auth.guard';
+import { Public } from '../common/access';
 import { buildOpenApiDocument } from './openapi.document';
 import { DOCS_PAGE } from './docs.page';
 

@@ -2,11 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading } from '@fieldline/contracts';
-import { DeadLetter } from './dead-letter';
 import { Spool, type SpoolOptions } from './spool';
-import { PermanentStoreError } from './store';
-import { WriteBuffer } from './write-buffer';
-import { WriteOnlyTestStore } from './write-only.store.testing';
 
 const T0 = Date.UTC(2025, 0, 1);
 const root = mkdtempSync(join(tmpdir(), 'fieldline-spool-'));
@@ -32,30 +28,6 @@ async function drain(s: Spool): Promise<Reading[]> {
     const got = await s.readBack(1000);
     if (got.length === 0) return out;
     out.push(...got);
-  }
-}
-
-class MemStore extends WriteOnlyTestStore {
-  readonly kind = 'mem';
-  stored: Reading[] = [];
-  down = false;
-  /** Readings with this metric value are refused for good. */
-  poison: number | null = null;
-  async write(rs: readonly Reading[]): Promise<void> {
-    await tick();
-    if (this.down) throw new Error('store down');
-    if (this.poison !== null && rs.some((r) => r.metrics.v === this.poison)) {
-      throw new PermanentStoreError('field type conflict');
-    }
-    this.stored.push(...rs);
-  }
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -142,16 +114,16 @@ describe('Spool', () => {
 
   it('reads back the stretch the writer could not hold in memory, continuing with new groups', async () => {
     const dir = newDir();
-    const s = open(dir);
+    const s = new Spool({ dir, maxBytes: 64 << 20 });
     const held: Reading[] = [];
     let room = 2;
-    s.onCommit = (rs) => {
+    s.open((rs) => {
       if (s.behind || room <= 0) s.markBehind(rs.length);
       else {
         held.push(...rs);
         room--;
       }
-    };
+    });
     for (let i = 0; i < 6; i++) {
       s.append([reading(i)]);
       await tick();
@@ -167,79 +139,6 @@ describe('Spool', () => {
     expect(await drain(s)).toEqual([reading(5), reading(6)]);
     expect(s.behind).toBe(false);
     s.close();
-  });
-});
-
-describe('WriteBuffer with a spool', () => {
-  const opts = { maxBatch: 50, flushIntervalMs: 5, maxPending: 100, retryBaseMs: 5, retryMaxMs: 20 };
-
-  it('keeps memory bounded while the store is down, and stores everything in order once it is back', async () => {
-    const dir = newDir();
-    const store = new MemStore();
-    store.down = true;
-    const spool = open(dir, { segmentBytes: 4096 });
-    const buf = new WriteBuffer(store, opts, undefined, spool);
-    for (let i = 0; i < 20; i++) {
-      expect(buf.add(readings(i * 50, 50))).toBe(true);
-      await tick();
-    }
-    const s = buf.stats();
-    expect(s.pending + s.inFlight).toBeLessThanOrEqual(100);
-    expect(buf.spooling).toBe(true);
-    expect(s.spool!.bytes).toBeGreaterThan(0);
-    store.down = false;
-    await until(() => buf.stats().written === 1000);
-    expect(store.stored).toEqual(readings(0, 1000));
-    expect(buf.spooling).toBe(false);
-    await buf.close();
-    expect(segmentsIn(dir)).toEqual([]);
-  });
-
-  it('survives a crash: a new buffer on the same directory stores every accepted reading', async () => {
-    const dir = newDir();
-    const down = new MemStore();
-    down.down = true;
-    const first = new WriteBuffer(down, opts, undefined, open(dir));
-    let acked = 0;
-    for (let i = 0; i < 10; i++) {
-      first.add(readings(i * 30, 30));
-      first.afterDurable((err) => {
-        if (!err) acked += 30;
-      });
-      await tick();
-    }
-    expect(acked).toBe(300);
-    // SIGKILL: nothing more of `first` runs.
-    const store = new MemStore();
-    const second = new WriteBuffer(store, opts, undefined, open(dir));
-    second.resume();
-    second.add(readings(300, 10));
-    await until(() => store.stored.length === 310);
-    expect(store.stored).toEqual(readings(0, 310));
-    expect(second.stats()).toMatchObject({ replayed: 300, written: 10 });
-    await second.close();
-    expect(segmentsIn(dir)).toEqual([]);
-  });
-
-  it('moves only the readings the store refuses for good to the dead letter, and goes on', async () => {
-    const dir = newDir();
-    const store = new MemStore();
-    store.poison = 7;
-    const dead = new DeadLetter(join(dir, 'dead-letter'), 'mem');
-    const buf = new WriteBuffer(store, { ...opts, maxBatch: 5 }, { warn: () => {}, error: () => {} }, open(dir), dead);
-    buf.add(readings(0, 20));
-    await until(() => buf.stats().written === 20);
-    // The rest of the refused batch is stored (the batch is split until the bad reading is alone), in order.
-    expect(store.stored).toEqual(readings(0, 20).filter((r) => r.seq !== 7));
-    expect(buf.stats().deadLettered).toBe(1);
-    expect(dead.readings).toBe(1);
-    const [file] = readdirSync(join(dir, 'dead-letter'));
-    const lines = readFileSync(join(dir, 'dead-letter', file), 'utf8')
-      .trim()
-      .split('\n');
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0])).toMatchObject({ store: 'mem', reason: 'field type conflict', reading: reading(7) });
-    await buf.close();
   });
 });
 

@@ -15,9 +15,11 @@ import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reading } from '@fieldline/contracts';
 import { errorMessage } from '@fieldline/contracts';
+import type { Logger } from '../common/logger';
+import { type CommitListener, type Journal, type JournalStats, OpenGroup } from './journal';
 
 /*
- * The spool: an append-only journal of accepted readings under DATA_DIR/spool, so that a reading a device was told
+ * The spool: the gateway's {@link Journal}, an append-only file journal of accepted readings under DATA_DIR/spool, so that a reading a device was told
  * is accepted survives the gateway process being killed before the store has it.
  *
  * - Files: `seg-<12-digit id>.ndjson`, one reading per line as JSON, in acceptance order; ids only grow. The newest
@@ -47,26 +49,12 @@ export interface SpoolOptions {
   segmentBytes?: number;
   /** fdatasync after every group write (survives power loss; costs a disk flush per group). */
   fsync?: boolean;
-  log?: { warn(msg: string): void; error(msg: string): void };
+  log?: Pick<Logger, 'warn' | 'error'>;
   /**
    * Take `LOCK` (this process's pid) in the directory, so that two gateways never share a spool (each would replay
    * and delete the other's segments). A lock of a process that is gone is taken over.
    */
   lock?: boolean;
-}
-
-export interface SpoolStats {
-  bytes: number;
-  segments: number;
-  /** Age in ms of the oldest segment (0 when none). */
-  oldestAgeMs: number;
-  /** Readings that are only on disk, waiting to be read back for the store. */
-  backlog: number;
-  /** Group writes so far, and the readings in them. */
-  groups: number;
-  appended: number;
-  /** Lines skipped on replay (torn or corrupt). */
-  skipped: number;
 }
 
 interface Segment {
@@ -85,21 +73,17 @@ interface Segment {
   fd: number | null;
 }
 
-type Callback = (err?: Error) => void;
-
 const READ_CHUNK = 1 << 20;
 const NAME = /^seg-(\d{12})\.ndjson$/;
 /** An emptied newest segment is replaced once it holds this much, or is this old: what a crash would replay. */
 const RECYCLE_BYTES = 1 << 20;
 const RECYCLE_MS = 5000;
 
-export class Spool {
+export class Spool implements Journal {
   private readonly segments: Segment[] = [];
   private nextId = 1;
   private totalBytes = 0;
-  private group: Reading[] = [];
-  private callbacks: Callback[] = [];
-  private scheduled = false;
+  private readonly group = new OpenGroup(() => this.commit());
   private closed = false;
   private groups = 0;
   private appended = 0;
@@ -111,14 +95,18 @@ export class Spool {
   private reading = false;
   private readonly segmentBytes: number;
   /** Called after each group write, with the group's readings (which the writer holds in memory, or not). */
-  onCommit: ((readings: readonly Reading[]) => void) | null = null;
+  private onCommit: CommitListener | null = null;
 
   constructor(private readonly opts: SpoolOptions) {
     this.segmentBytes = opts.segmentBytes ?? 4 << 20;
   }
 
-  /** Creates the directory and finds segments left by an earlier run: they are read back first. */
-  open(): void {
+  /**
+   * Creates the directory and finds segments left by an earlier run: they are read back first. `onCommit` gets each
+   * group once written (the write buffer's; a spec of the spool alone may leave it out).
+   */
+  open(onCommit: CommitListener | null = null): void {
+    this.onCommit = onCommit;
     mkdirSync(this.opts.dir, { recursive: true });
     if (this.opts.lock) this.takeLock();
     const ids: number[] = [];
@@ -167,29 +155,20 @@ export class Spool {
    */
   append(readings: readonly Reading[]): boolean {
     if (this.closed || this.totalBytes >= this.opts.maxBytes) return false;
-    const g = this.group;
-    for (let i = 0; i < readings.length; i++) g.push(readings[i]);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.commit);
-    }
+    if (readings.length > 0) this.group.add(readings);
     return true;
   }
 
   /** Calls `cb` once everything appended so far is written (at once when it already is), or with the write error. */
-  afterCommit(cb: Callback): void {
-    if (this.group.length === 0 && this.callbacks.length === 0) cb();
-    else this.callbacks.push(cb);
+  afterCommit(cb: (err?: Error) => void): void {
+    this.group.afterCommit(cb);
   }
 
   /** Writes the current group now (also run by the scheduled commit). */
-  readonly commit = (): void => {
-    this.scheduled = false;
-    const readings = this.group;
-    const callbacks = this.callbacks;
-    if (readings.length === 0 && callbacks.length === 0) return;
-    this.group = [];
-    this.callbacks = [];
+  commit(): void {
+    const taken = this.group.take();
+    if (taken === null) return;
+    const { readings, callbacks } = taken;
     let err: Error | undefined;
     if (readings.length > 0) {
       try {
@@ -220,7 +199,7 @@ export class Spool {
         this.opts.log?.error(`spool commit callback failed: ${e instanceof Error ? e.stack : String(e)}`);
       }
     }
-  };
+  }
 
   private write(readings: readonly Reading[]): void {
     let text = '';
@@ -368,7 +347,7 @@ export class Spool {
       last !== undefined &&
       !last.sealed &&
       this.cursor === null &&
-      this.group.length === 0 &&
+      this.group.size === 0 &&
       last.stored === last.count &&
       (last.bytes >= RECYCLE_BYTES || Date.now() - last.createdAt >= RECYCLE_MS)
     ) {
@@ -445,7 +424,7 @@ export class Spool {
     return join(this.opts.dir, `seg-${String(id).padStart(12, '0')}.ndjson`);
   }
 
-  stats(): SpoolStats {
+  stats(): JournalStats {
     const oldest = this.segments[0];
     return {
       bytes: this.totalBytes,

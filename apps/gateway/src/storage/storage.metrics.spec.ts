@@ -33,20 +33,14 @@ describe('registerStorageMetrics', () => {
 
   it('renders the write buffer, dead letter and spool metrics with their names, help texts, types and values', async () => {
     const spool = new Spool({ dir, maxBytes: 1 << 20, fsync: false, lock: false });
-    spool.open();
-    const buffer = new WriteBuffer(
-      new MemoryStore(),
-      { maxBatch: 10, flushIntervalMs: 10, maxPending: 100 },
-      undefined,
-      spool,
-    );
+    const buffer = new WriteBuffer(new MemoryStore(), spool, { maxBatch: 10, flushIntervalMs: 10, maxPending: 100 });
     const registry = new MetricsRegistry();
     registerStorageMetrics(registry, buffer);
     expect(buffer.add([reading(1), reading(2), reading(3)])).toBe(true);
     await buffer.flush();
 
     const text = await registry.metrics();
-    const s = buffer.stats().spool!;
+    const s = buffer.stats().spool;
     expect(text).toContain(
       [
         '# HELP fieldline_store_written_total Readings written to the store.',

@@ -26,14 +26,10 @@ export function registerStorageMetrics(registry: MetricsRegistry, buffer: WriteB
     () => buffer.stats().deadLettered,
   );
   const spool = () => buffer.stats().spool;
-  gauge('fieldline_spool_bytes', 'Bytes of spool segment files.', () => spool()?.bytes ?? 0);
+  gauge('fieldline_spool_bytes', 'Bytes of spool segment files.', () => spool().bytes);
   gauge('fieldline_spool_max_bytes', 'Spool size bound (SPOOL_MAX_BYTES).', () => buffer.spoolMaxBytes);
-  gauge('fieldline_spool_segments', 'Spool segment files.', () => spool()?.segments ?? 0);
-  gauge(
-    'fieldline_spool_oldest_age_seconds',
-    'Age of the oldest spool segment.',
-    () => (spool()?.oldestAgeMs ?? 0) / 1000,
-  );
-  gauge('fieldline_spool_backlog', 'Readings only on disk, waiting for the store.', () => spool()?.backlog ?? 0);
-  counter('fieldline_spool_groups_total', 'Group commits to the spool.', () => spool()?.groups ?? 0);
+  gauge('fieldline_spool_segments', 'Spool segment files.', () => spool().segments);
+  gauge('fieldline_spool_oldest_age_seconds', 'Age of the oldest spool segment.', () => spool().oldestAgeMs / 1000);
+  gauge('fieldline_spool_backlog', 'Readings only on disk, waiting for the store.', () => spool().backlog);
+  counter('fieldline_spool_groups_total', 'Group commits to the spool.', () => spool().groups);
 }

@@ -1,12 +1,6 @@
-import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  Module,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
+import { logger } from '../common/logger';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { MetricsRegistry } from '../metrics/metrics';
 import { DeadLetter } from './dead-letter';
@@ -16,7 +10,6 @@ import { TELEMETRY_STORE, type TelemetryStore } from './store';
 import { Spool } from './spool';
 import { registerStorageMetrics } from './storage.metrics';
 import { WriteBuffer } from './write-buffer';
-import { errorMessage } from '@fieldline/contracts';
 
 /** Flushes the write buffer before the store closes, in that order. */
 @Injectable()
@@ -27,12 +20,8 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    try {
-      await this.buffer.close();
-    } catch (err) {
-      // The store stayed down past the close deadline: say what was lost rather than hang the shutdown.
-      new Logger('Storage').error(errorMessage(err));
-    }
+    // Resolves also when the store stayed down past the close deadline: what it lacks stays in the spool.
+    await this.buffer.close();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -45,17 +34,13 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     {
       provide: TELEMETRY_STORE,
       inject: [CONFIG],
-      useFactory: async (config: GatewayConfig): Promise<TelemetryStore> => {
+      useFactory: async ({ storage }: GatewayConfig): Promise<TelemetryStore> => {
         let store: TelemetryStore;
-        if (config.influxUrl !== null) {
-          const log = new Logger('InfluxStore');
-          store = new InfluxStore({
-            url: config.influxUrl,
-            retention: config.influxRetention,
-            log: { log: (m) => log.log(m), warn: (m) => log.warn(m) },
-          });
+        const { url, retention } = storage.influx;
+        if (url !== null) {
+          store = new InfluxStore({ url, retention, log: logger('InfluxStore') });
         } else {
-          store = new DuckDbStore({ path: join(config.dataDir, 'fieldline.duckdb') });
+          store = new DuckDbStore({ path: join(storage.dataDir, 'fieldline.duckdb') });
         }
         await store.init();
         return store;
@@ -64,25 +49,17 @@ class StorageLifecycle implements BeforeApplicationShutdown, OnApplicationShutdo
     {
       provide: WriteBuffer,
       inject: [TELEMETRY_STORE, CONFIG, MetricsRegistry],
-      useFactory: (store: TelemetryStore, config: GatewayConfig, registry: MetricsRegistry) => {
-        const log = new Logger('WriteBuffer');
-        const logger = { warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) };
-        const spool = new Spool({
-          dir: join(config.dataDir, 'spool'),
-          maxBytes: config.spoolMaxBytes,
-          fsync: config.spoolFsync,
-          lock: true,
-          log: logger,
-        });
-        spool.open();
-        if (spool.behind) log.warn(`replaying ${spool.stats().segments} spool segment(s) left by an earlier run`);
+      useFactory: (store: TelemetryStore, { storage }: GatewayConfig, registry: MetricsRegistry) => {
+        const log = logger('WriteBuffer');
+        const spool = new Spool({ ...storage.spool, dir: join(storage.dataDir, 'spool'), lock: true, log });
         const buffer = new WriteBuffer(
           store,
-          { maxBatch: config.writeBatch, flushIntervalMs: config.writeFlushMs, maxPending: config.writeMaxPending },
-          logger,
           spool,
-          new DeadLetter(join(config.dataDir, 'dead-letter'), store.kind),
+          storage.writeBuffer,
+          log,
+          new DeadLetter(join(storage.dataDir, 'dead-letter'), store.kind),
         );
+        if (buffer.spooling) log.warn(`replaying ${spool.stats().segments} spool segment(s) left by an earlier run`);
         registerStorageMetrics(registry, buffer);
         buffer.resume();
         return buffer;

@@ -372,9 +372,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Tel
     });
 
     it('keeps metrics named like Object.prototype members as any other name', async () => {
-      const metrics = JSON.parse(
-        '{"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4}',
-      ) as Record<string, number>;
+      const metrics = JSON.parse('{"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4}') as Record<
+        string,
+        number
+      >;
       await store.write([{ deviceId: 'dev-p', ts: T0, seq: 1, metrics }]);
       const [got] = await store.since('dev-p', 0, 10);
       expect(Object.entries(got.metrics).sort()).toEqual(Object.entries(metrics).sort());

@@ -1,8 +1,9 @@
 import type { Reading } from '@fieldline/contracts';
-import type { DeadLetter } from './dead-letter';
-import type { Spool, SpoolStats } from './spool';
-import { PermanentStoreError, type TelemetryStore } from './store';
 import { errorMessage } from '@fieldline/contracts';
+import { type Logger, logger } from '../common/logger';
+import type { DeadLetter } from './dead-letter';
+import type { Journal, JournalStats } from './journal';
+import { PermanentStoreError, type TelemetryStore } from './store';
 
 /** Tuning of the {@link WriteBuffer}. */
 export interface WriteBufferOptions {
@@ -11,8 +12,8 @@ export interface WriteBufferOptions {
   /** Longest a reading waits in the buffer before a write starts (when the store keeps up). */
   flushIntervalMs: number;
   /**
-   * Most readings held in memory (pending + in flight). Without a spool, beyond it `add` refuses, so the caller answers
-   * STORE_UNAVAILABLE; with a spool, further readings stay on disk only and are read back when the store catches up.
+   * Most readings held in memory (pending + in flight). Further readings stay in the journal only and are read back
+   * when the store catches up; `add` refuses (STORE_UNAVAILABLE) only once the journal is at its size bound.
    */
   maxPending: number;
   /** First retry delay after a failed write; doubles per failure. Default 100. */
@@ -41,27 +42,10 @@ export interface WriteBufferStats {
   lastError: string | null;
   /** Readings the store refused for good, moved to the dead letter. */
   deadLettered: number;
-  /** Readings left by an earlier run and written from the spool. */
+  /** Readings left by an earlier run and written from the journal. */
   replayed: number;
-  /** The spool, when there is one. */
-  spool: SpoolStats | null;
-}
-
-/** Where the buffer reports failures. */
-export interface WriteBufferLog {
-  warn(msg: string): void;
-  error(msg: string): void;
-}
-
-/** `close` gave up: `lost` readings were never written. */
-export class WriteBufferCloseError extends Error {
-  constructor(
-    readonly lost: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'WriteBufferCloseError';
-  }
+  /** The journal (named for the spool, the production journal, as /health and /metrics show it). */
+  spool: JournalStats;
 }
 
 interface Waiter {
@@ -80,11 +64,11 @@ const NONE: readonly Reading[] = [];
  * `flushIntervalMs`), one write at a time. A failed write is retried with exponential backoff, batch intact and first
  * in line, while new readings keep buffering up to `maxPending`.
  *
- * With a {@link Spool} (the gateway always has one), `add` journals readings to disk first (group commit; devices
- * are acked in {@link afterDurable}); a committed group is held in memory for the store while it fits in
- * `maxPending`, else it stays on disk only and is read back in order once the store has caught up. Segments left by
- * a crashed run are replayed first ({@link resume}). A batch the store refuses for good ({@link PermanentStoreError})
- * goes to the {@link DeadLetter} and the queue moves on.
+ * `add` puts readings in the {@link Journal} first (the spool in the gateway; group commit, devices are acked in
+ * {@link afterDurable}); a committed group is held in memory for the store while it fits in `maxPending`, else it
+ * stays in the journal only and is read back in order once the store has caught up. What a crashed run left is
+ * replayed first ({@link resume}). A batch the store refuses for good ({@link PermanentStoreError}) goes to the
+ * {@link DeadLetter} and the queue moves on.
  */
 export class WriteBuffer {
   private pending: Reading[] = [];
@@ -122,19 +106,19 @@ export class WriteBuffer {
 
   constructor(
     private readonly store: TelemetryStore,
+    /** Journal of accepted readings, not yet opened: `add` takes readings once they are committed there. */
+    private readonly journal: Journal,
     opts: WriteBufferOptions,
-    private readonly log?: WriteBufferLog,
-    /** Journal of accepted readings: `add` takes readings once they are written there (see spool.ts). */
-    private readonly spool: Spool | null = null,
+    private readonly log: Pick<Logger, 'warn' | 'error'> = logger('WriteBuffer'),
     private readonly deadLetter: DeadLetter | null = null,
   ) {
-    if (spool) spool.onCommit = (readings) => this.onCommitted(readings);
     this.maxBatch = positive('maxBatch', opts.maxBatch);
     this.flushIntervalMs = positive('flushIntervalMs', opts.flushIntervalMs, true);
     this.maxPending = positive('maxPending', opts.maxPending);
     this.retryBaseMs = positive('retryBaseMs', opts.retryBaseMs ?? 100, true);
     this.retryMaxMs = Math.max(this.retryBaseMs, positive('retryMaxMs', opts.retryMaxMs ?? 5000, true));
     this.closeTimeoutMs = positive('closeTimeoutMs', opts.closeTimeoutMs ?? 10_000, true);
+    journal.open((readings) => this.onCommitted(readings));
   }
 
   /** False while the latest write attempt failed (the buffer is retrying). */
@@ -142,71 +126,56 @@ export class WriteBuffer {
     return this.consecutiveFailures === 0;
   }
 
-  /** The spool's size bound (0 without a spool). */
+  /** The journal's size bound. */
   get spoolMaxBytes(): number {
-    return this.spool?.maxBytes ?? 0;
+    return this.journal.maxBytes;
   }
 
-  /** Readings wait on disk only: the store is down or slower than ingest, or a crashed run is being replayed. */
+  /** Readings wait in the journal only: the store is down or slower than ingest, or a crashed run is being replayed. */
   get spooling(): boolean {
-    return this.spool?.behind === true;
+    return this.journal.behind;
   }
 
   /**
-   * Calls `cb` once every reading added so far is durable (written to the spool; at once without a spool), or with
-   * the error that kept it from being written. One callback list per group commit: no promise per reading.
+   * Calls `cb` once every reading added so far is durable (committed to the journal), or with the error that kept it
+   * from being written. One callback list per group commit: no promise per reading.
    */
   afterDurable(cb: (err?: Error) => void): void {
-    if (this.spool) this.spool.afterCommit(cb);
-    else cb();
+    this.journal.afterCommit(cb);
   }
 
   /**
-   * Buffers readings for writing. Returns false, taking none of them, when the buffer is full or closing: the caller
-   * refuses them (STORE_UNAVAILABLE / SHUTTING_DOWN) so the device resends later.
+   * Journals readings for writing. Returns false, taking none of them, when the journal is full or the buffer is
+   * closing: the caller refuses them (STORE_UNAVAILABLE / SHUTTING_DOWN) so the device resends later.
    */
   add(readings: readonly Reading[]): boolean {
-    const n = readings.length;
-    if (this.spool) {
-      if (this.closing || !this.spool.append(readings)) return false;
-      this.accepted += n;
-      return true;
-    }
-    if (this.closing || this.pending.length + this.inFlight.length + n > this.maxPending) return false;
-    if (n === 0) return true;
-    const pending = this.pending;
-    if (pending.length === 0) this.pendingSince = Date.now();
-    for (let i = 0; i < n; i++) pending.push(readings[i]);
-    this.accepted += n;
-    // While a write runs, the loop picks up what arrived when it finishes; no timer needed.
-    if (!this.running) {
-      if (pending.length >= this.maxBatch) this.start(false);
-      else if (this.timer === null) this.arm(this.flushIntervalMs);
-    }
+    if (this.closing || !this.journal.append(readings)) return false;
+    this.accepted += readings.length;
     return true;
   }
 
-  /** A group is in the spool: hold it in memory for the store, or leave it on disk when memory is full. */
+  /** A group is in the journal: hold it in memory for the store, or leave it in the journal when memory is full. */
   private onCommitted(readings: readonly Reading[]): void {
     const n = readings.length;
-    const spool = this.spool!;
-    if (spool.behind || this.pending.length + this.inFlight.length + n > this.maxPending) {
-      spool.markBehind(n);
+    const journal = this.journal;
+    if (journal.behind || this.pending.length + this.inFlight.length + n > this.maxPending) {
+      journal.markBehind(n);
     } else {
       const pending = this.pending;
       if (pending.length === 0) this.pendingSince = Date.now();
       for (let i = 0; i < n; i++) pending.push(readings[i]);
     }
     if (this.stopped) return;
+    // While a write runs, the loop picks up what arrived when it finishes; no timer needed.
     if (!this.running) {
-      if (this.pending.length >= this.maxBatch || spool.behind) this.start(false);
+      if (this.pending.length >= this.maxBatch || journal.behind) this.start(false);
       else if (this.timer === null) this.arm(this.flushIntervalMs);
     }
   }
 
-  /** Starts writing what an earlier run left in the spool (call once at start). */
+  /** Starts writing what an earlier run left in the journal (call once at start). */
   resume(): void {
-    if (this.spool?.behind && !this.running && !this.stopped) this.start(true);
+    if (this.journal.behind && !this.running && !this.stopped) this.start(true);
   }
 
   /**
@@ -242,7 +211,7 @@ export class WriteBuffer {
    * when a write attempt fails (the readings stay buffered and are retried).
    */
   flush(): Promise<void> {
-    this.spool?.commit();
+    this.journal.commit();
     if (this.written >= this.accepted) return Promise.resolve();
     if (this.stopped) return Promise.reject(new Error('write buffer is closed'));
     return new Promise<void>((resolve, reject) => {
@@ -252,19 +221,19 @@ export class WriteBuffer {
   }
 
   /**
-   * Refuses further readings and writes all buffered ones, retrying failures until `closeTimeoutMs` has passed;
-   * then rejects with a {@link WriteBufferCloseError} counting the readings lost.
+   * Refuses further readings and writes all buffered ones, retrying failures until `closeTimeoutMs` has passed; then
+   * gives up on the store (what it does not have stays in the journal for the next start) and resolves.
    */
   close(): Promise<void> {
     if (this.closed) return this.closed;
     this.closing = true;
     this.clearTimer();
-    // The open group goes to the spool now: its readings then reach `pending` (or stay on disk) like any other.
-    this.spool?.commit();
-    this.closed = new Promise<void>((resolve, reject) => {
+    // The open group goes to the journal now: its readings then reach `pending` (or stay in the journal) like any other.
+    this.journal.commit();
+    this.closed = new Promise<void>((resolve) => {
       if (this.written >= this.accepted) {
         this.stopped = true;
-        this.spool?.close();
+        this.journal.close();
         resolve();
         return;
       }
@@ -273,19 +242,13 @@ export class WriteBuffer {
         this.stopped = true;
         this.waiters = this.waiters.filter((w) => w !== waiter);
         this.wake?.();
-        const left = this.pending.length + this.inFlight.length + (this.spool?.backlog ?? 0);
-        if (this.spool) {
-          // Nothing is lost: every accepted reading is in the spool, replayed at the next start.
-          this.spool.close();
-          this.log?.warn(
-            `write buffer closed after ${this.closeTimeoutMs} ms with ~${left} readings not yet stored; they stay in the spool and are written at the next start (last error: ${this.lastError ?? 'none'})`,
-          );
-          resolve();
-          return;
-        }
-        const msg = `write buffer closed after ${this.closeTimeoutMs} ms with ${left} readings not written (last error: ${this.lastError ?? 'none'})`;
-        this.log?.error(msg);
-        reject(new WriteBufferCloseError(left, msg));
+        const left = this.pending.length + this.inFlight.length + this.journal.backlog;
+        // Nothing is lost: every accepted reading is in the journal, replayed at the next start.
+        this.journal.close();
+        this.log.warn(
+          `write buffer closed after ${this.closeTimeoutMs} ms with ~${left} readings not yet stored; they stay in the spool and are written at the next start (last error: ${this.lastError ?? 'none'})`,
+        );
+        resolve();
       }, this.closeTimeoutMs);
       const waiter: Waiter = {
         target: this.accepted,
@@ -293,7 +256,7 @@ export class WriteBuffer {
         resolve: () => {
           clearTimeout(deadline);
           this.stopped = true;
-          this.spool?.close();
+          this.journal.close();
           resolve();
         },
         reject: () => undefined,
@@ -316,7 +279,7 @@ export class WriteBuffer {
       lastError: this.lastError,
       deadLettered: this.deadLettered,
       replayed: this.replayed,
-      spool: this.spool ? this.spool.stats() : null,
+      spool: this.journal.stats(),
     };
   }
 
@@ -331,7 +294,7 @@ export class WriteBuffer {
     this.running = true;
     this.run(due).catch((err: unknown) => {
       this.running = false;
-      this.log?.error(`write buffer loop failed: ${describe(err)}`);
+      this.log.error(`write buffer loop failed: ${describe(err)}`);
     });
   }
 
@@ -340,13 +303,13 @@ export class WriteBuffer {
     try {
       while (!this.stopped) {
         if (this.inFlight.length === 0) {
-          if (this.pending.length === 0 && this.spool?.behind) {
-            // Memory is drained and readings wait on disk: read the next stretch back, in order.
-            const back = await this.spool.readBack(this.maxBatch);
+          if (this.pending.length === 0 && this.journal.behind) {
+            // Memory is drained and readings wait in the journal: read the next stretch back, in order.
+            const back = await this.journal.readBack(this.maxBatch);
             if (this.stopped) break;
             if (back.length === 0) continue;
             this.inFlight = back;
-            this.inFlightReplay = this.spool.lastReadReplay;
+            this.inFlightReplay = this.journal.lastReadReplay;
           } else {
             if (!this.shouldWrite(due)) break;
             due = false;
@@ -423,15 +386,15 @@ export class WriteBuffer {
     try {
       this.deadLetter!.add(refused, err.message);
     } catch (e) {
-      this.log?.error(`dead letter write failed (${refused.length} readings lost): ${describe(e)}`);
+      this.log.error(`dead letter write failed (${refused.length} readings lost): ${describe(e)}`);
     }
     this.deadLettered += refused.length;
-    this.log?.error(`store refused ${refused.length} readings for good; moved to the dead letter: ${err.message}`);
+    this.log.error(`store refused ${refused.length} readings for good; moved to the dead letter: ${err.message}`);
   }
 
   private onSuccess(n: number, ms: number): void {
     this.inFlight = NONE;
-    this.spool?.confirm(n);
+    this.journal.confirm(n);
     if (this.inFlightReplay) {
       // Readings of an earlier run: not part of this run's accepted/written counts (acks wait on those).
       this.inFlightReplay = false;
@@ -445,7 +408,7 @@ export class WriteBuffer {
     this.batches++;
     this.lastFlushMs = ms;
     if (this.consecutiveFailures > 0) {
-      this.log?.warn(`store writes recovered after ${this.consecutiveFailures} failed attempts`);
+      this.log.warn(`store writes recovered after ${this.consecutiveFailures} failed attempts`);
       this.consecutiveFailures = 0;
     }
     for (const fn of this.writtenListeners) fn(this.written);
@@ -462,7 +425,7 @@ export class WriteBuffer {
     this.consecutiveFailures++;
     this.lastError = describe(err);
     const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
-    this.log?.warn(
+    this.log.warn(
       `store write of ${n} readings failed (attempt ${this.consecutiveFailures}): ${this.lastError}; retrying in ${delay} ms`,
     );
     const told = this.waiters.filter((w) => !w.throughFailures);

@@ -1,6 +1,8 @@
 import type { Reading } from '@fieldline/contracts';
 import { InfluxDB } from 'influx';
-import { InfluxStore, normaliseDuration, pointTime } from '../../src/storage/influx.store';
+import { pointTime } from '../../src/storage/influx.layout';
+import { normaliseDuration } from '../../src/storage/influx.provision';
+import { InfluxStore } from '../../src/storage/influx.store';
 import { describeStoreContract } from '../../src/storage/store.contract';
 import { PermanentStoreError } from '../../src/storage/store';
 import { describeWithServices, serviceUrls, uniqueName } from './services';

@@ -50,6 +50,9 @@ export interface HistoryResult {
   error?: string;
 }
 
+/** Points of the history aggregate the scenario asks for (and the history goal is set at). */
+export const HISTORY_POINTS = 1000;
+
 const DAY_MS = 86_400_000;
 const BIG = 'hist-big';
 const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
@@ -105,9 +108,9 @@ export async function historyScenario(o: BenchOptions, ctx: BenchContext): Promi
     const store = new DuckDbStore({ path: join(dataDir, 'fieldline.duckdb') });
     await store.init();
 
-    // Aligned so that the aggregate over the whole span is exactly 1,000 buckets, each holding readings.
+    // Aligned so that the aggregate over the whole span is exactly HISTORY_POINTS buckets, each holding readings.
     const spanMs = Math.round((h.days * DAY_MS) / 1000) * 1000;
-    const bucket = bucketParam(spanMs, 1000);
+    const bucket = bucketParam(spanMs, HISTORY_POINTS);
     const to = Math.floor((Date.now() - 1000) / bucket.ms) * bucket.ms;
     const end = to - 1000;
     const start = end - spanMs;
@@ -143,14 +146,14 @@ export async function historyScenario(o: BenchOptions, ctx: BenchContext): Promi
     ctx.log(`history: ${readingsBig + readingsOthers} readings (${rows} rows) in ${preloadS} s`);
 
     // The queries, as the REST endpoint and the subscribe handler build them.
-    const from = to - 1000 * bucket.ms;
+    const from = to - HISTORY_POINTS * bucket.ms;
     const agg = (metric?: string): HistoryQuery => ({
       deviceId: BIG,
       from,
       to,
       bucketMs: bucket.ms,
       agg: 'mean',
-      maxPoints: 1000,
+      maxPoints: HISTORY_POINTS,
       ...(metric ? { metric } : {}),
     });
     const backfillSizes = [10_000, 60];
@@ -179,7 +182,7 @@ export async function historyScenario(o: BenchOptions, ctx: BenchContext): Promi
           to: String(to),
           bucket: bucket.text,
           agg: 'mean',
-          maxPoints: '1000',
+          maxPoints: String(HISTORY_POINTS),
         });
         if (metric) q.set('metric', metric);
         const res = await fetch(`${url}${readingsPath(BIG)}?${q.toString()}`, { headers });

@@ -1,3 +1,4 @@
+import { THRESHOLDS } from '../goals';
 import { runStep, type StepResult, type StepSpec } from '../load';
 import type { BenchOptions } from '../options';
 import { sleep } from '../procs';
@@ -17,7 +18,7 @@ export interface IngestRun {
   maxSustained: number;
   /** True when it never failed: the real limit lies above the ladder (or the load generator's). */
   capped: boolean;
-  /** The step at the rate where the latency goal is set (10k/s), or the nearest sustained one below. */
+  /** The step at the rate where the latency goal is set (THRESHOLDS.latency.rate), or the nearest sustained one below. */
   atGoalRate: StepResult | null;
   /** Why the run stopped with an error rather than a measured step (the target died, a request failed). */
   error?: string;
@@ -34,9 +35,8 @@ export interface IngestResult {
   skipped: string[];
 }
 
-export const LATENCY_GOAL_RATE = 10_000;
-/** The rate the gateway must hold for a minute with nothing lost. */
-export const SUSTAIN_GOAL_RATE = 20_000;
+const LATENCY_GOAL_RATE = THRESHOLDS.latency.rate;
+const SUSTAIN_GOAL_RATE = THRESHOLDS.ingest.rate;
 
 /**
  * Ingest: every target gets the same ladder of rates from the same Simulator, interleaved step by step (gateway,
