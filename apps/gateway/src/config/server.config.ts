@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Env, integer, list, oneOf, parseSection, withDefault } from './env';
+import { type Env, integer, list, oneOf, parseSection, refuse, withDefault } from './env';
 
 /** The HTTP side of a node: where it listens, which browser origins it serves, how it logs. */
 export interface ServerConfig {
@@ -8,11 +8,25 @@ export interface ServerConfig {
   host: string;
   /** Browser origins allowed besides the same origin (REST, Socket.IO, `/ingest`). */
   corsOrigins: string[];
+  /** Bounds on what a peer can hold before it is authenticated. */
+  http: HttpLimits;
   log: {
     level: 'error' | 'warn' | 'log' | 'debug';
     /** `text` (readable, the default) or `json` (one JSON object a line, for log shippers). */
     format: 'text' | 'json';
   };
+}
+
+/** Node's HTTP server timeouts and the per-address connection cap. */
+export interface HttpLimits {
+  /** The request line and headers must arrive within this (Node's `headersTimeout`; its default is 60 s). */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (Node's `requestTimeout`; its default is 300 s). */
+  requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections one remote address may hold until they are upgraded; one more is answered 503 and closed. */
+  connectionsPerAddress: number;
 }
 
 const origin = z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
@@ -26,13 +40,30 @@ const schema = z
     CORS_ORIGINS: list(origin),
     LOG_LEVEL: oneOf('log', ['error', 'warn', 'log', 'debug'], 'must be error, warn, log or debug'),
     LOG_FORMAT: oneOf('text', ['text', 'json']),
+    HTTP_HEADERS_TIMEOUT_MS: integer(10_000, 1000, 600_000),
+    HTTP_REQUEST_TIMEOUT_MS: integer(30_000, 1000, 3_600_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(5000, 1000, 600_000),
+    HTTP_CONNECTIONS_PER_ADDRESS: integer(128, 1, 1_000_000),
   })
-  .transform((e): ServerConfig => ({
-    port: e.PORT,
-    host: e.HOST,
-    corsOrigins: e.CORS_ORIGINS,
-    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
-  }));
+  .transform((e, ctx): ServerConfig => {
+    if (e.HTTP_REQUEST_TIMEOUT_MS < e.HTTP_HEADERS_TIMEOUT_MS)
+      return refuse(ctx, 'HTTP_REQUEST_TIMEOUT_MS', 'must be at least HTTP_HEADERS_TIMEOUT_MS');
+    return {
+      port: e.PORT,
+      host: e.HOST,
+      corsOrigins: e.CORS_ORIGINS,
+      http: {
+        headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        connectionsPerAddress: e.HTTP_CONNECTIONS_PER_ADDRESS,
+      },
+      log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    };
+  });
 
-/** `PORT`, `HOST`, `CORS_ORIGINS`, `LOG_LEVEL`, `LOG_FORMAT`. */
+/**
+ * `PORT`, `HOST`, `CORS_ORIGINS`, `LOG_LEVEL`, `LOG_FORMAT`, `HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`,
+ * `HTTP_KEEP_ALIVE_TIMEOUT_MS`, `HTTP_CONNECTIONS_PER_ADDRESS`.
+ */
 export const loadServerConfig = (env: Env): ServerConfig => parseSection(schema, env);
