@@ -1,15 +1,17 @@
 import 'reflect-metadata';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
 import { DeviceAuth } from './auth/device-auth.service';
+import { bearerToken } from './auth/bearer-token';
 import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware';
 import { OperatorAuth } from './auth/operator-auth.service';
 import { socketSecurity } from './auth/socket-auth';
 import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
 import { ErrorFilter } from './common/error.filter';
+import { limitHttpServer } from './common/http-limits';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
@@ -20,6 +22,7 @@ import { DeviceTransports } from './ingest/device-transports';
 import { IngestPipeline } from './ingest/ingest.pipeline';
 import { MqttBrokerTransport } from './ingest/mqtt.transport';
 import { Lifecycle } from './lifecycle';
+import { MetricsRegistry, observeCounter } from './metrics/metrics';
 
 export { CONNECTION_GRACE_MS } from './lifecycle';
 
@@ -51,7 +54,15 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   configureLogging(server.log);
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
   const readiness = app.get(Readiness);
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server.corsOrigins);
+  const operators = app.get(OperatorAuth);
+  // Timeouts and the per-address cap on the HTTP port, before anything else sees a connection.
+  const httpLimits = limitHttpServer(app.getHttpServer() as HttpServer, server.http);
+  observeCounter(app.get(MetricsRegistry), {
+    name: 'fieldline_http_connections_refused_total',
+    help: 'HTTP connections refused (503) because their address held HTTP_CONNECTIONS_PER_ADDRESS already.',
+    read: () => httpLimits.refusedConnections,
+  });
+  const operatorSecurity = socketSecurity(operators, server.corsOrigins);
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
@@ -70,7 +81,12 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     INGEST_ROUTE,
     deviceTokenMiddleware(app.get(DeviceAuth), (code) => pipeline.refuse('http', code)),
   );
-  useBodyParsers(app);
+  useBodyParsers(app, (req) =>
+    operators.verify(bearerToken(req.headers.authorization)).then(
+      () => true,
+      () => false,
+    ),
+  );
   await app.init();
   const lifecycle = new Lifecycle(app, server);
   await lifecycle.start();

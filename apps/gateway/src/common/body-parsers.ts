@@ -1,17 +1,45 @@
 import type { INestApplication } from '@nestjs/common';
-import express, { type RequestHandler } from 'express';
-import { LIMITS, RestRoute } from '@fieldline/contracts';
+import express, { type Request, type RequestHandler } from 'express';
+import { AuthPath, LIMITS, RestRoute } from '@fieldline/contracts';
 import { sendHttpError } from './error.filter';
 
 /** Ingest routes take the raw bytes, so the ingest pipeline is the one place that parses a reading. */
 export const INGEST_ROUTE = RestRoute.readings;
+
+/** JSON bodies read before the caller is known: the login form only. */
+const OPEN_JSON_ROUTES: ReadonlySet<string> = new Set([AuthPath.login]);
+
+/** Largest JSON body of a REST request. */
+const JSON_LIMIT = '16kb';
+
+/** Whether a request carries a valid operator token. */
+export type OperatorCheck = (req: Request) => Promise<boolean>;
 
 function answered(parser: RequestHandler): RequestHandler {
   // body-parser errors happen before Nest's routing; answer them here in the common error shape.
   return (req, res, next) => parser(req, res, (err?: unknown) => (err ? sendHttpError(res, err) : next()));
 }
 
-export function useBodyParsers(app: INestApplication): void {
+/**
+ * Raw bytes for device ingest (its token was checked before, in auth/http.middleware.ts), JSON for the rest. A JSON
+ * body is read only from a request whose operator token is valid, or on the login route: an unauthenticated request
+ * is passed on unread (the route's guard answers it 401) and its connection is not kept, so its body costs neither
+ * parsing nor a held connection. A body larger than the limit is refused 413 from its Content-Length, before it is
+ * read.
+ */
+export function useBodyParsers(app: INestApplication, isOperator: OperatorCheck): void {
   app.use(INGEST_ROUTE, answered(express.raw({ type: () => true, limit: LIMITS.maxMessageBytes })));
-  app.use(answered(express.json({ limit: '16kb' })));
+  const json = answered(express.json({ limit: JSON_LIMIT }));
+  const gated: RequestHandler = (req, res, next) => {
+    if (req.readableEnded || !req.is('application/json') || OPEN_JSON_ROUTES.has(req.path)) return json(req, res, next);
+    isOperator(req).then(
+      (ok) => {
+        if (ok) return json(req, res, next);
+        res.setHeader('Connection', 'close');
+        next();
+      },
+      (err: unknown) => sendHttpError(res, err),
+    );
+  };
+  app.use(gated);
 }
