@@ -9,15 +9,28 @@ export const INGEST_ROUTE = RestRoute.readings;
 /** JSON bodies read before the caller is known: the login form only. */
 const OPEN_JSON_ROUTES: ReadonlySet<string> = new Set([AuthPath.login]);
 
-/** Largest JSON body of a REST request. */
-const JSON_LIMIT = '16kb';
+/** Largest JSON body of a REST request, in bytes. */
+const JSON_LIMIT = 16 * 1024;
 
 /** Whether a request carries a valid operator token. */
 export type OperatorCheck = (req: Request) => Promise<boolean>;
 
-function answered(parser: RequestHandler): RequestHandler {
-  // body-parser errors happen before Nest's routing; answer them here in the common error shape.
-  return (req, res, next) => parser(req, res, (err?: unknown) => (err ? sendHttpError(res, err) : next()));
+/**
+ * body-parser errors happen before Nest's routing; answer them here in the common error shape. A declared length
+ * over the limit is answered at once: body-parser 2 would read (and drop) the whole body before answering 413.
+ */
+function answered(parser: RequestHandler, limit: number): RequestHandler {
+  return (req, res, next) => {
+    if (Number(req.headers['content-length']) > limit) {
+      res.setHeader('Connection', 'close');
+      // The error body-parser itself raises, so the answer is the same as for a body found too large while read.
+      return sendHttpError(
+        res,
+        Object.assign(new Error('too large'), { type: 'entity.too.large', status: 413, limit }),
+      );
+    }
+    parser(req, res, (err?: unknown) => (err ? sendHttpError(res, err) : next()));
+  };
 }
 
 /**
@@ -25,11 +38,12 @@ function answered(parser: RequestHandler): RequestHandler {
  * body is read only from a request whose operator token is valid, or on the login route: an unauthenticated request
  * is passed on unread (the route's guard answers it 401) and its connection is not kept, so its body costs neither
  * parsing nor a held connection. A body larger than the limit is refused 413 from its Content-Length, before it is
- * read.
+ * read (413 MESSAGE_TOO_LARGE).
  */
 export function useBodyParsers(app: INestApplication, isOperator: OperatorCheck): void {
-  app.use(INGEST_ROUTE, answered(express.raw({ type: () => true, limit: LIMITS.maxMessageBytes })));
-  const json = answered(express.json({ limit: JSON_LIMIT }));
+  const raw = LIMITS.maxMessageBytes;
+  app.use(INGEST_ROUTE, answered(express.raw({ type: () => true, limit: raw }), raw));
+  const json = answered(express.json({ limit: JSON_LIMIT }), JSON_LIMIT);
   const gated: RequestHandler = (req, res, next) => {
     if (req.readableEnded || !req.is('application/json') || OPEN_JSON_ROUTES.has(req.path)) return json(req, res, next);
     isOperator(req).then(
