@@ -47,6 +47,11 @@ export function registerIngestMetrics(
       help: 'Embedded broker: QoS 1 messages not queued because the session queue was full.',
       read: () => sessions.dropped,
     });
+    observeGauge(registry, {
+      name: 'fieldline_mqtt_queued_messages',
+      help: 'Embedded broker: QoS 1 messages queued for sessions (offline, or sent and not yet acknowledged).',
+      read: () => sessions.queued.messages,
+    });
     observeCounter(registry, {
       name: 'fieldline_mqtt_sessions_expired_total',
       help: 'Embedded broker: persistent sessions dropped after MQTT_DEVICE_SESSION_EXPIRY without a client.',

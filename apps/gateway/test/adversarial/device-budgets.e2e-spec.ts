@@ -79,7 +79,7 @@ function suback(c: mqtt.MqttClient, topics: string[]): Promise<number[]> {
     const on = (p: mqtt.Packet): void => {
       if (p.cmd !== 'suback') return;
       c.off('packetreceive', on);
-      resolve((p as mqtt.ISubackPacket).granted as number[]);
+      resolve((p as unknown as { granted: number[] }).granted);
     };
     c.on('packetreceive', on);
     c.subscribe(topics, { qos: 1 }, () => undefined);
