@@ -20,6 +20,8 @@ export interface MqttConfig {
 export interface MqttDeviceBudget {
   /** A persistent session (clean = false) is dropped this long after its client disconnected, in seconds. */
   sessionExpiryS: number;
+  /** Persistent sessions one device may keep; a new one past it drops the device's oldest session without a client. */
+  sessions: number;
   /** QoS 1 messages queued for one session (offline, or sent and not yet acknowledged); newer ones are dropped. */
   queueMessages: number;
   /** Payload bytes queued for one session, the same way. */
@@ -40,6 +42,7 @@ const schema = z
     MQTT_PASSWORD: text(null),
     MQTT_SESSION_EXPIRY: integer(3600, 60, 604_800),
     MQTT_DEVICE_SESSION_EXPIRY: integer(3600, 1, 604_800),
+    MQTT_MAX_SESSIONS: integer(10, 1, 10_000),
     MQTT_QUEUE_MESSAGES: integer(1000, 1, 1_000_000),
     MQTT_QUEUE_BYTES: bytes(4 * 1024 ** 2, 64 * 1024, 1024 ** 3),
     MQTT_MAX_SUBSCRIPTIONS: integer(100, 1, 100_000),
@@ -57,6 +60,7 @@ const schema = z
       sessionExpiryS: e.MQTT_SESSION_EXPIRY,
       device: {
         sessionExpiryS: e.MQTT_DEVICE_SESSION_EXPIRY,
+        sessions: e.MQTT_MAX_SESSIONS,
         queueMessages: e.MQTT_QUEUE_MESSAGES,
         queueBytes: e.MQTT_QUEUE_BYTES,
         subscriptions: e.MQTT_MAX_SUBSCRIPTIONS,
@@ -68,7 +72,7 @@ const schema = z
 
 /**
  * `MQTT_URL`, `MQTT_PORT`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_SESSION_EXPIRY`; the embedded broker's device
- * limits `MQTT_DEVICE_SESSION_EXPIRY`, `MQTT_QUEUE_MESSAGES`, `MQTT_QUEUE_BYTES`, `MQTT_MAX_SUBSCRIPTIONS`,
+ * limits `MQTT_DEVICE_SESSION_EXPIRY`, `MQTT_MAX_SESSIONS`, `MQTT_QUEUE_MESSAGES`, `MQTT_QUEUE_BYTES`, `MQTT_MAX_SUBSCRIPTIONS`,
  * `MQTT_MAX_SUBSCRIBE_TOPICS`, `MQTT_MAX_INFLIGHT`.
  */
 export const loadMqttConfig = (env: Env): MqttConfig => parseSection(schema, env);

@@ -16,6 +16,8 @@ const payloadBytes = (p: QueuedPacket): number =>
  *
  * - a persistent session (clean = false) whose client stays away for `sessionExpiryS` is dropped: its subscriptions
  *   and queued messages go (a timer armed at `clientDisconnect`, cleared when a client takes the session again);
+ * - a device keeps at most `sessions` persistent sessions: a new one past it drops the device's oldest session that
+ *   has no client (a device making up client ids cannot pile up queues);
  * - its queue of QoS 1 messages (offline, or sent and not yet acknowledged) holds at most `queueMessages` messages
  *   and `queueBytes` payload bytes; a message that does not fit is not queued for it (the newest is dropped, as
  *   Mosquitto's `max_queued_messages` does), counted in {@link dropped};
@@ -28,7 +30,7 @@ const payloadBytes = (p: QueuedPacket): number =>
 export class MqttSessionBudget {
   /** Messages not queued because the session's queue was full. */
   dropped = 0;
-  /** Persistent sessions dropped after `sessionExpiryS` without a client. */
+  /** Persistent sessions dropped after `sessionExpiryS` without a client, or to make room for a newer one. */
   expired = 0;
   /** Topic filters refused (0x80) by the two subscription limits. */
   subscriptionsRefused = 0;
@@ -38,6 +40,9 @@ export class MqttSessionBudget {
   /** Filters granted per session (a session is keyed by its scoped client id). */
   private readonly filters = new Map<string, Set<string>>();
   private readonly expiry = new Map<string, NodeJS.Timeout>();
+  /** Each device's persistent sessions, oldest first, and those a client holds now. */
+  private readonly sessionsOf = new Map<string, Set<string>>();
+  private readonly online = new Set<string>();
   /**
    * New filters authorized so far in the SUBSCRIBE being handled, per client. aedes authorizes every filter of one
    * SUBSCRIBE in one synchronous loop (`runParallel` in handlers/subscribe.js) and the next packet of that client
@@ -45,7 +50,11 @@ export class MqttSessionBudget {
    */
   private readonly inPacket = new Map<Client, number>();
 
-  constructor(private readonly budget: MqttDeviceBudget) {}
+  constructor(
+    private readonly budget: MqttDeviceBudget,
+    /** The device a session belongs to (sessions are keyed by the scoped client id). */
+    private readonly deviceOf: (sessionId: string) => string,
+  ) {}
 
   attach(broker: Aedes): void {
     const p = brokerPersistence(broker);
@@ -76,6 +85,7 @@ export class MqttSessionBudget {
     // 'client' comes after a takeover closed the session's previous client (and its clientDisconnect).
     broker.on('client', (client) => this.connected(client.id, client.clean));
     broker.on('clientDisconnect', (client) => {
+      this.online.delete(client.id);
       if (client.clean) this.filters.delete(client.id);
       else this.arm(client.id);
     });
@@ -90,8 +100,27 @@ export class MqttSessionBudget {
     const timer = this.expiry.get(id);
     if (timer) clearTimeout(timer);
     this.expiry.delete(id);
-    // aedes drops a clean client's stored subscriptions; its queue is released as aedes clears it.
-    if (clean) this.filters.delete(id);
+    this.online.add(id);
+    const device = this.deviceOf(id);
+    const sessions = this.sessionsOf.get(device);
+    if (clean) {
+      // aedes drops a clean client's stored session; its queue is released as aedes clears it.
+      this.filters.delete(id);
+      sessions?.delete(id);
+      return;
+    }
+    if (!sessions) this.sessionsOf.set(device, new Set([id]));
+    else if (!sessions.has(id)) {
+      sessions.add(id);
+      for (const old of sessions) {
+        if (sessions.size <= this.budget.sessions) break;
+        if (this.online.has(old)) continue;
+        const t = this.expiry.get(old);
+        if (t) clearTimeout(t);
+        this.expiry.delete(old);
+        void this.drop(old);
+      }
+    }
   }
 
   /** Whether this client may add `topic` to its session (see the class comment). */
@@ -165,6 +194,10 @@ export class MqttSessionBudget {
     if (!p || this.broker?.closed !== false) return;
     const key = { id };
     this.filters.delete(id);
+    const device = this.deviceOf(id);
+    const sessions = this.sessionsOf.get(device);
+    sessions?.delete(id);
+    if (sessions?.size === 0) this.sessionsOf.delete(device);
     this.expired++;
     await p.cleanSubscriptions(key);
     await p.cleanIncoming?.(key);

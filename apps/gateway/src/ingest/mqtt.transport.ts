@@ -64,6 +64,9 @@ export const MAX_CLIENT_ID_LENGTH = 256;
  */
 export const scopedClientId = (deviceId: string, clientId: string): string => `${deviceId}/${clientId}`;
 
+/** The device of a scoped client id (see {@link scopedClientId}). */
+const deviceOfSession = (id: string): string => id.slice(0, id.indexOf('/'));
+
 /** A string from the wire, bounded and escaped for one log line. */
 const quote = (s: string): string => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 
@@ -124,7 +127,7 @@ export class MqttBrokerTransport implements DeviceTransport {
     private readonly budget: MqttBrokerBudget,
   ) {
     this.refusalLog = new LogBudget(log);
-    this.sessions = new MqttSessionBudget(budget.session);
+    this.sessions = new MqttSessionBudget(budget.session, deviceOfSession);
   }
 
   /** The port the broker listens on (known once started; `listenOn.port` 0 picks a free one). */

@@ -115,6 +115,7 @@ describe('device budgets: MQTT (embedded broker)', () => {
       MQTT_QUEUE_MESSAGES: '5',
       MQTT_QUEUE_BYTES: '64k',
       MQTT_DEVICE_SESSION_EXPIRY: '3',
+      MQTT_MAX_SESSIONS: '2',
     });
     op = await gw.operator();
   });
@@ -215,6 +216,23 @@ describe('device budgets: MQTT (embedded broker)', () => {
     expect(kept.got.map((m) => Number(m.split(':')[0]))).toEqual([1]);
     await kept.client.endAsync();
     await pub.endAsync();
+  });
+
+  it('persistent sessions per device: the second is kept, a third drops the oldest one without a client', async () => {
+    await mqttNeighbour(gw, op, 'mq-sess-n', 10, async () => {
+      for (const id of ['s1', 's2', 's3']) {
+        const s = await mqttSession(gw, 'mq-sess', id);
+        expect(s.present).toBe(false);
+        await s.client.subscribeAsync(telemetryTopic('mq-sess'), { qos: 1 });
+        await s.client.endAsync();
+      }
+      const s2 = await mqttSession(gw, 'mq-sess', 's2');
+      expect(s2.present).toBe(true);
+      await s2.client.endAsync();
+      const s1 = await mqttSession(gw, 'mq-sess', 's1');
+      expect(s1.present).toBe(false);
+      await s1.client.endAsync();
+    });
   });
 
   it('session expiry: a persistent session is kept for 3 s after its client left, then dropped', async () => {
