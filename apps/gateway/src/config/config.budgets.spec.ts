@@ -13,6 +13,7 @@ describe('budget configuration', () => {
     });
     expect(loadMqttConfig({}).device).toEqual({
       sessionExpiryS: 3600,
+      sessions: 10,
       queueMessages: 1000,
       queueBytes: 4 * 1024 ** 2,
       subscriptions: 100,
