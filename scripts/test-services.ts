@@ -1,8 +1,9 @@
 /*
- * Throwaway InfluxDB 1.x, Mosquitto 2 and Redis 7 for the service suites, each on free loopback ports with its own
- * temp dir, never the system's instances (a system Mosquitto on 1883 and Redis on 6379 are left alone).
+ * Throwaway InfluxDB 1.x, Mosquitto 2, Redis 7 and PostgreSQL for the service suites, each on free loopback ports
+ * with its own temp dir, never the system's instances (a system Mosquitto on 1883, Redis on 6379 and PostgreSQL on
+ * 5432 are left alone).
  *
- *   tsx scripts/test-services.ts            start all three, print their URLs as `export` lines, stop on Ctrl-C
+ *   tsx scripts/test-services.ts            start all four, print their URLs as `export` lines, stop on Ctrl-C
  *   tsx scripts/test-services.ts --install  only install the missing packages (apt-get, as root)
  *
  * The jest `services` project calls {@link startTestServices} in its global setup (apps/gateway/test/services).
@@ -11,11 +12,14 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   accessSync,
+  chmodSync,
+  chownSync,
   closeSync,
   constants,
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -23,6 +27,7 @@ import {
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { errorMessage } from '../libs/contracts/src/runtime';
 
 /** The services and the apt package that brings each. */
@@ -30,9 +35,12 @@ const PACKAGES = [
   { bin: 'influxd', pkg: 'influxdb' },
   { bin: 'mosquitto', pkg: 'mosquitto' },
   { bin: 'redis-server', pkg: 'redis-server' },
+  { bin: 'postgres', pkg: 'postgresql' },
 ] as const;
 
-export type ServiceName = 'influxdb' | 'mosquitto' | 'redis';
+export type ServiceName = 'influxdb' | 'mosquitto' | 'redis' | 'postgres';
+
+const ALL: ServiceName[] = ['influxdb', 'mosquitto', 'redis', 'postgres'];
 
 export interface TestServices {
   /** `http://127.0.0.1:<port>` (no database: each suite picks its own). */
@@ -41,6 +49,8 @@ export interface TestServices {
   mqttUrl?: string;
   /** `redis://127.0.0.1:<port>`. */
   redisUrl?: string;
+  /** `postgres://fieldline@127.0.0.1:<port>/postgres` (trust auth; each suite creates its own database). */
+  postgresUrl?: string;
   /** Root of the services' temp dirs (configs, data, logs). */
   dir: string;
   /** Milliseconds from the call to all services answering. */
@@ -50,7 +60,7 @@ export interface TestServices {
 }
 
 export interface StartOptions {
-  /** Which services; default all three. */
+  /** Which services; default all four. */
   only?: ServiceName[];
   /** apt-get install missing packages (needs root). Default true. */
   install?: boolean;
@@ -62,9 +72,37 @@ export class ServiceError extends Error {
   override name = 'ServiceError';
 }
 
-/** Full path of an executable on PATH or in the sbin dirs (mosquitto lives in /usr/sbin), or null. */
+/** The newest PostgreSQL's bin dir (Debian keeps each major under /usr/lib/postgresql/<major>/bin), or null. */
+function postgresBinDir(): string | null {
+  let majors: string[];
+  try {
+    majors = readdirSync('/usr/lib/postgresql').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return null;
+  }
+  for (const m of majors.sort((a, b) => Number(b) - Number(a))) {
+    const dir = join('/usr/lib/postgresql', m, 'bin');
+    if (['postgres', 'initdb'].every((b) => isExecutable(join(dir, b)))) return dir;
+  }
+  return null;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Full path of an executable on PATH or in the sbin dirs (mosquitto lives in /usr/sbin), PostgreSQL's in its
+ * versioned dir, or null.
+ */
 function which(bin: string): string | null {
-  for (const dir of (process.env.PATH ?? '/usr/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
+  const pgDir = bin === 'postgres' || bin === 'initdb' ? postgresBinDir() : null;
+  for (const dir of [...(pgDir ? [pgDir] : []), ...(process.env.PATH ?? '/usr/bin').split(':'), '/usr/sbin', '/sbin']) {
     try {
       accessSync(join(dir, bin), constants.X_OK);
       return join(dir, bin);
@@ -76,7 +114,7 @@ function which(bin: string): string | null {
 }
 
 /** Installs the apt packages of the services whose binary is missing. Throws {@link ServiceError} when it cannot. */
-export function ensureInstalled(names: ServiceName[] = ['influxdb', 'mosquitto', 'redis'], log = console.log): void {
+export function ensureInstalled(names: ServiceName[] = ALL, log = console.log): void {
   const wanted = PACKAGES.filter((p) => names.includes(serviceOf(p.bin)));
   const missing = wanted.filter((p) => which(p.bin) === null).map((p) => p.pkg);
   if (missing.length === 0) return;
@@ -98,7 +136,7 @@ export function ensureInstalled(names: ServiceName[] = ['influxdb', 'mosquitto',
 }
 
 function serviceOf(bin: string): ServiceName {
-  return bin === 'influxd' ? 'influxdb' : bin === 'mosquitto' ? 'mosquitto' : 'redis';
+  return bin === 'influxd' ? 'influxdb' : bin === 'mosquitto' ? 'mosquitto' : bin === 'postgres' ? 'postgres' : 'redis';
 }
 
 /** A port nobody listens on right now (bound and released by the kernel's choice). */
@@ -158,11 +196,19 @@ const MQTT_CONNECT = Buffer.from([
 interface Running {
   name: string;
   child: ChildProcess;
+  /** What stops it promptly (PostgreSQL's SIGTERM waits for every client to leave; SIGINT does not). */
+  stopSignal?: NodeJS.Signals;
 }
 
-function launch(name: string, bin: string, args: string[], logFile: string): Running {
+function launch(
+  name: string,
+  bin: string,
+  args: string[],
+  logFile: string,
+  user?: { uid: number; gid: number },
+): Running {
   const fd = openSync(logFile, 'a');
-  const child = spawn(which(bin) ?? bin, args, { stdio: ['ignore', fd, fd] });
+  const child = spawn(which(bin) ?? bin, args, { stdio: ['ignore', fd, fd], ...user });
   closeSync(fd);
   child.on('error', () => undefined); // reported through exitCode in `until`
   return { name, child };
@@ -252,10 +298,88 @@ async function startRedis(dir: string): Promise<{ url: string; proc: Running }> 
   return { url: `redis://127.0.0.1:${port}`, proc };
 }
 
+/**
+ * PostgreSQL refuses to run as root: as root, initdb and postgres run as the `postgres` OS user (Debian's package
+ * creates it), spawned with its uid so that the child is postgres itself and a kill reaches it.
+ */
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    const [uid, gid] = ['-u', '-g'].map((f) =>
+      Number(execFileSync('id', [f, 'postgres'], { encoding: 'utf8' }).trim()),
+    );
+    return { uid, gid };
+  } catch {
+    throw new ServiceError('running as root, but there is no postgres OS user to run PostgreSQL as');
+  }
+}
+
+async function startPostgres(dir: string): Promise<{ url: string; proc: Running }> {
+  const port = await freePort();
+  const d = join(dir, 'postgres');
+  mkdirSync(d, { recursive: true });
+  const user = postgresUser();
+  if (user) {
+    // mkdtemp made the services' dir 0700 for root: postgres must pass through it to reach its own.
+    chmodSync(dir, 0o711);
+    chownSync(d, user.uid, user.gid);
+  }
+  const log = join(dir, 'postgres.log');
+  writeFileSync(log, '');
+  if (user) chownSync(log, user.uid, user.gid);
+  try {
+    execFileSync(
+      which('initdb') ?? 'initdb',
+      ['-D', join(d, 'data'), '-A', 'trust', '-U', 'fieldline', '-E', 'UTF8', '--no-sync'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: d,
+        ...user,
+      },
+    );
+  } catch (err) {
+    const e = err as { stderr?: Buffer };
+    throw new ServiceError(`initdb failed: ${errorMessage(err)}\n${e.stderr?.toString() ?? ''}`);
+  }
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: d,
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    max_connections: '200',
+  };
+  const args = [
+    '-D',
+    join(d, 'data'),
+    '-p',
+    String(port),
+    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+  ];
+  const proc: Running = { ...launch('postgres', 'postgres', args, log, user), stopSignal: 'SIGINT' };
+  const url = `postgres://fieldline@127.0.0.1:${port}/postgres`;
+  await until(
+    'postgres',
+    async () => {
+      const c = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+      try {
+        await c.connect();
+        await c.query('select 1');
+        return true;
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    },
+    proc.child,
+    log,
+  );
+  return { url, proc };
+}
+
 async function stopAll(procs: Running[]): Promise<void> {
   await Promise.all(
     procs.map(
-      ({ child }) =>
+      ({ child, stopSignal }) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -263,7 +387,7 @@ async function stopAll(procs: Running[]): Promise<void> {
             clearTimeout(kill);
             resolve();
           });
-          child.kill('SIGTERM');
+          child.kill(stopSignal ?? 'SIGTERM');
         }),
     ),
   );
@@ -271,7 +395,7 @@ async function stopAll(procs: Running[]): Promise<void> {
 
 /** Installs what is missing (unless told not to), then starts the services. */
 export async function startTestServices(opts: StartOptions = {}): Promise<TestServices> {
-  const names = opts.only ?? ['influxdb', 'mosquitto', 'redis'];
+  const names = opts.only ?? ALL;
   const log = opts.log ?? console.log;
   if (opts.install !== false) ensureInstalled(names, log);
   else {
@@ -293,6 +417,8 @@ export async function startTestServices(opts: StartOptions = {}): Promise<TestSe
       tasks.push(startMosquitto(dir).then(({ url, proc }) => void ((out.mqttUrl = url), procs.push(proc))));
     if (names.includes('redis'))
       tasks.push(startRedis(dir).then(({ url, proc }) => void ((out.redisUrl = url), procs.push(proc))));
+    if (names.includes('postgres'))
+      tasks.push(startPostgres(dir).then(({ url, proc }) => void ((out.postgresUrl = url), procs.push(proc))));
     const results = await Promise.allSettled(tasks);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -408,6 +534,7 @@ async function cli(): Promise<void> {
   console.log(`export INFLUX_URL=${s.influxUrl}/fieldline`);
   console.log(`export MQTT_URL=${s.mqttUrl}`);
   console.log(`export REDIS_URL=${s.redisUrl}`);
+  console.log(`export DATABASE_URL=${s.postgresUrl}`);
   const stop = (): void => void s.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -10,6 +10,7 @@ import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware'
 import { OperatorAuth } from './auth/operator-auth.service';
 import { socketSecurity } from './auth/socket-auth';
 import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
+import { requestIdMiddleware } from './common/request-id';
 import { ErrorFilter } from './common/error.filter';
 import { limitHttpServer } from './common/http-limits';
 import { configureLogging, NestLogger } from './common/logger';
@@ -69,11 +70,16 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     allowRequest: (req: IncomingMessage) => !readiness.draining && operatorSecurity.allowRequest(req),
   };
   app.useWebSocketAdapter(
-    new GatewayIoAdapter(app, server.corsOrigins, LIMITS.maxMessageBytes, security).withRedis(
+    new GatewayIoAdapter(
+      app,
+      server.corsOrigins,
+      LIMITS.maxMessageBytes,
+      security,
       app.get<RedisConnections | null>(REDIS, { strict: false }),
     ),
   );
   app.useGlobalFilters(new ErrorFilter());
+  app.use(requestIdMiddleware);
   app.use(originMiddleware(server.corsOrigins));
   if (server.corsOrigins.length) app.enableCors({ origin: server.corsOrigins, credentials: true });
   const pipeline = app.get(IngestPipeline);

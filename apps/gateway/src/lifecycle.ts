@@ -8,6 +8,7 @@ import { logger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
 import type { ServerConfig } from './config/server.config';
+import { STATE_STORE, type StateStore } from './state/state.store';
 import { PRESENCE_SYNC } from './devices/devices.module';
 import { PresenceFile } from './devices/presence.file';
 import type { RedisPresenceSync } from './devices/presence.redis';
@@ -37,8 +38,9 @@ import { WriteBuffer } from './storage/write-buffer';
  *                                                    8 flush the write buffer to the store
  *                                                    9 close HTTP and Socket.IO (stragglers cut after 3 s)
  *                                                   10 close the store
- *                                                   11 save last-seen times
- *                                                   12 close Redis
+ *                                                   11 close the state store
+ *                                                   12 save last-seen times
+ *                                                   13 close Redis
  */
 
 /**
@@ -68,6 +70,7 @@ class Parts {
   readonly registry: DeviceRegistry;
   readonly buffer: WriteBuffer;
   readonly store: TelemetryStore;
+  readonly state: StateStore;
   readonly redis: RedisConnections | null;
 
   constructor(app: INestApplication) {
@@ -83,6 +86,7 @@ class Parts {
     this.registry = app.get<DeviceRegistry>(DEVICE_REGISTRY);
     this.buffer = app.get(WriteBuffer);
     this.store = app.get<TelemetryStore>(TELEMETRY_STORE);
+    this.state = app.get<StateStore>(STATE_STORE);
     this.redis = app.get<RedisConnections | null>(REDIS, { strict: false });
   }
 }
@@ -134,7 +138,7 @@ export class Lifecycle {
         },
       },
       // The shared state is loaded before the node serves its first /devices snapshot.
-      { name: 'share presence through Redis', run: () => p.presenceSync?.start() },
+      { name: 'share presence through Redis', run: () => p.presenceSync?.start(p.presence) },
       { name: 'save last-seen times every 10 s', run: () => p.presenceSaver.start() },
       {
         name: 'attach WebSocket and HTTP ingest to the HTTP server',
@@ -217,6 +221,7 @@ export class Lifecycle {
       // No app.enableShutdownHooks(): signals are handled by main.ts so that the order of shutdown is this one.
       { name: 'close HTTP and Socket.IO', run: () => this.app.close() },
       { name: 'close the store', run: () => p.store.close() },
+      { name: 'close the state store', run: () => p.state.close() },
       { name: 'save last-seen times', run: () => p.presenceSaver.stop() },
       { name: 'close Redis', run: () => p.redis?.close() },
     ];

@@ -4,6 +4,7 @@ import { io } from 'socket.io-client';
 import {
   AUTH_EXPIRED_EVENT,
   AuthPath,
+  deviceMetaPath,
   deviceRegistrationPath,
   deviceTokenPath,
   DevicesEvent,
@@ -301,6 +302,55 @@ describe('devices: registration, tokens, identity on every transport', () => {
     expect((await postReadings(gw.url, 'reg-1', { metrics: { t: 1 } }, rotated.body.token)).status).toBe(401);
     expect(await adminFetch('POST', deviceTokenPath('nobody'))).toMatchObject({ status: 404 });
     expect(await adminFetch('DELETE', deviceTokenPath('nobody'))).toMatchObject({ status: 404 });
+  });
+
+  it('keeps a device’s labels and metric metadata: every operator reads them, admins change them', async () => {
+    expect((await adminFetch('POST', AuthPath.devices, { deviceId: 'meta-1' })).status).toBe(201);
+    expect((await adminFetch('GET', deviceMetaPath('meta-1'))).body).toEqual({
+      deviceId: 'meta-1',
+      site: null,
+      model: null,
+      tags: {},
+      metrics: [],
+    });
+    const temp = { metric: 't', unit: '°C', displayName: 'Temperature', precision: 1, min: -40, max: 85 };
+    const set = await adminFetch('PUT', deviceMetaPath('meta-1'), {
+      site: 'north',
+      tags: { line: '3' },
+      metrics: [temp],
+    });
+    expect(set).toEqual({
+      status: 200,
+      body: { deviceId: 'meta-1', site: 'north', model: null, tags: { line: '3' }, metrics: [temp] },
+    });
+    // Only the parts given change.
+    expect((await adminFetch('PUT', deviceMetaPath('meta-1'), { model: 'X-2' })).body).toMatchObject({
+      site: 'north',
+      model: 'X-2',
+      metrics: [temp],
+    });
+    const viewer = await gw.operatorToken('viewer');
+    const asViewer = (method: string) =>
+      fetch(gw.url + deviceMetaPath('meta-1'), {
+        method,
+        headers: { authorization: `Bearer ${viewer}`, 'content-type': 'application/json' },
+        ...(method === 'PUT' ? { body: JSON.stringify({ site: 'south' }) } : {}),
+      });
+    expect((await (await asViewer('GET')).json()) as object).toMatchObject({ site: 'north', model: 'X-2' });
+    expect((await asViewer('PUT')).status).toBe(403);
+    for (const bad of [
+      { metrics: [{ ...temp, min: 5, max: 1 }] },
+      { metrics: [temp, temp] },
+      { tags: { 'bad key': 'x' } },
+      { colour: 'red' },
+      { metrics: [{ ...temp, precision: 1.5 }] },
+    ])
+      expect(await adminFetch('PUT', deviceMetaPath('meta-1'), bad)).toMatchObject({
+        status: 400,
+        body: { code: ErrorCode.INVALID_REQUEST },
+      });
+    expect(await adminFetch('GET', deviceMetaPath('nobody'))).toMatchObject({ status: 404 });
+    expect(await adminFetch('PUT', deviceMetaPath('nobody'), { site: 'x' })).toMatchObject({ status: 404 });
   });
 
   it('revoking a token closes the device’s open MQTT and WebSocket connections', async () => {

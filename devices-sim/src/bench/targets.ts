@@ -122,7 +122,15 @@ export async function startGateway(o: GatewayOptions = {}): Promise<GatewayTarge
     ...o.env,
   };
   // The bench measures embedded mode: production-mode variables from the caller's shell must not leak in.
-  for (const v of ['MQTT_URL', 'INFLUX_URL', 'REDIS_URL', ...GatewayCredentials.CLEARED_ENV]) delete env[v];
+  for (const v of [
+    'MQTT_URL',
+    'INFLUX_URL',
+    'REDIS_URL',
+    'DATABASE_URL',
+    'STATE_FILE',
+    ...GatewayCredentials.CLEARED_ENV,
+  ])
+    delete env[v];
   const args = [...nodeArgs];
   if (o.profileDir) {
     mkdirSync(o.profileDir, { recursive: true });

@@ -13,7 +13,18 @@ export const AuthPath = {
   devices: '/api/devices',
   /** `GET` (admin) → {@link DeviceRegistration}[]: every registered device, without tokens. */
   registrations: '/api/auth/devices',
+  /** `POST {username}` (admin) → {@link UnlockResponse}: clears the user name's failed-login delay. */
+  unlock: '/api/auth/unlock',
 } as const;
+
+/**
+ * Cookie the gateway sets on a successful login (HttpOnly, SameSite=Strict, path {@link AuthPath.login}): it marks
+ * the browser as one that has logged in as that user before, so its next logins skip the delay that failed guesses
+ * from elsewhere put on the user name, and go to the front of the password-hashing queue (docs/security-login.md).
+ */
+export const KNOWN_CLIENT_COOKIE = 'fieldline_client';
+/** {@link KNOWN_CLIENT_COOKIE} as it is named when the login came over TLS (then it is `Secure` too). */
+export const KNOWN_CLIENT_COOKIE_SECURE = `__Secure-${KNOWN_CLIENT_COOKIE}`;
 
 /** `POST /api/devices/<id>/token` rotates (admin), `DELETE` revokes (admin). */
 export const deviceTokenPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/token`;
@@ -29,6 +40,8 @@ export const JWT_AUDIENCE = 'fieldline:operators';
 export interface LoginRequest {
   username: string;
   password: string;
+  /** The current 6-digit one-time code, for users with a TOTP secret (TOTP_SECRETS); ignored for others. */
+  totp?: string;
 }
 
 /** `POST /api/auth/login` answer: send `Authorization: Bearer <accessToken>` on REST, `auth: {token}` on Socket.IO. */
@@ -47,6 +60,17 @@ export interface OperatorSession {
   role: OperatorRole;
   /** Epoch ms at which the token expires. */
   expiresAt: number;
+}
+
+/** `POST /api/auth/unlock` body (admin). */
+export interface UnlockRequest {
+  username: string;
+}
+
+/** `POST /api/auth/unlock` answer: the failed logins that were forgotten (0 when the name had none). */
+export interface UnlockResponse {
+  username: string;
+  failures: number;
 }
 
 /** `POST /api/devices` body (admin). */

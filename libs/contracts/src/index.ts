@@ -9,3 +9,5 @@ export * from './topics';
 export * from './ws';
 export * from './runtime';
 export * from './device-messages';
+export * from './device-meta';
+export * from './line-protocol';

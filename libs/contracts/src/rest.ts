@@ -19,10 +19,14 @@ export const RestRoute = {
   deviceRegistration: '/api/devices/:id/registration',
   /** `POST` rotates (admin), `DELETE` revokes (admin) a device token. */
   deviceToken: '/api/devices/:id/token',
+  /** `GET` (operators) / `PUT` (admin) a device's labels and metric metadata: DeviceMetaResponse. */
+  deviceMeta: '/api/devices/:id/meta',
   /** `POST` operator login. */
   login: AuthPath.login,
   /** `GET` the operator session. */
   me: AuthPath.me,
+  /** `POST` (admin) clears a user name's failed-login delay. */
+  unlock: AuthPath.unlock,
   /** `GET` (admin) every registration. */
   registrations: AuthPath.registrations,
   /** Readiness (alias of {@link RestRoute.ready}). */
@@ -36,6 +40,14 @@ export const RestRoute = {
 } as const;
 
 /** `GET` path of one device. */
+/**
+ * Header naming one HTTP request in the gateway's log lines: sent back on every answer; a caller's own id
+ * (1–64 of `A-Z a-z 0-9 . _ : -`) is kept, else the gateway makes one.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** The request ids the gateway takes from a caller as they are. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
 export const devicePath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}`;
 /** Path of a device's readings: `GET` history, `POST` ingest. */
 export const readingsPath = (deviceId: string): string => `/api/devices/${encodeURIComponent(deviceId)}/readings`;

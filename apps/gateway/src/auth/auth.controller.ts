@@ -1,26 +1,79 @@
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
-import type { Request } from 'express';
-import { type LoginResponse, type OperatorSession, RestRoute } from '@fieldline/contracts';
-import { Public } from '../common/access';
+import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import {
+  AuthPath,
+  ErrorCode,
+  FieldlineError,
+  KNOWN_CLIENT_COOKIE,
+  KNOWN_CLIENT_COOKIE_SECURE,
+  type LoginRequest,
+  type LoginResponse,
+  type OperatorSession,
+  RestRoute,
+  type UnlockResponse,
+} from '@fieldline/contracts';
+import { AdminOnly, Public } from '../common/access';
+import { ClientAddresses } from '../common/client-address';
+import { CONFIG, type GatewayConfig } from '../config/config';
 import { operatorOf } from './auth.guard';
+import { cookieValue } from './login-throttle';
 import { OperatorAuth } from './operator-auth.service';
 
 /** Operator login. The token goes in `Authorization: Bearer` (REST) and `auth: {token}` (Socket.IO). */
 @Controller()
 export class AuthController {
-  constructor(private readonly auth: OperatorAuth) {}
+  private readonly addresses: ClientAddresses;
+
+  constructor(
+    private readonly auth: OperatorAuth,
+    @Inject(CONFIG) config: GatewayConfig,
+  ) {
+    this.addresses = new ClientAddresses(config.server.trustProxy);
+  }
 
   @Public()
   @Post(RestRoute.login)
   @HttpCode(200)
-  login(@Body() body: unknown, @Req() req: Request): Promise<LoginResponse> {
-    const b = (typeof body === 'object' && body !== null ? body : {}) as { username?: unknown; password?: unknown };
-    return this.auth.login(b.username, b.password, req.socket.remoteAddress ?? '');
+  async login(
+    @Body() body: unknown,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<LoginResponse> {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Partial<Record<keyof LoginRequest, unknown>>;
+    const origin = {
+      address: this.addresses.of(req.socket.remoteAddress, req.headers),
+      knownClient:
+        cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE_SECURE) ??
+        cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
+    };
+    const { session, knownClient } = await this.auth.authenticate(b.username, b.password, origin, b.totp);
+    // Over TLS the cookie is Secure and says so in its name; a plain-HTTP quick start on a LAN keeps it working.
+    const tls = this.addresses.isTls(req.socket, req.headers);
+    res.cookie(tls ? KNOWN_CLIENT_COOKIE_SECURE : KNOWN_CLIENT_COOKIE, knownClient, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: tls,
+      path: AuthPath.login,
+      maxAge: this.auth.knownClientMaxAgeS * 1000,
+    });
+    return session;
   }
 
   @Get(RestRoute.me)
   me(@Req() req: Request): OperatorSession {
     const o = operatorOf(req)!;
     return { username: o.username, role: o.role, expiresAt: o.expiresAt };
+  }
+
+  /** Clears a user name's failed-login delay, e.g. after an attack has pushed it to the maximum. */
+  @AdminOnly()
+  @Post(RestRoute.unlock)
+  @HttpCode(200)
+  unlock(@Body() body: unknown): UnlockResponse {
+    const username = (typeof body === 'object' && body !== null ? body : {}) as { username?: unknown };
+    const name = username.username;
+    if (typeof name !== 'string' || name.length < 1 || name.length > 64)
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must be {"username": string}');
+    return { username: name, failures: this.auth.unlock(name) };
   }
 }

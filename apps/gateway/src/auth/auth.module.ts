@@ -4,16 +4,21 @@ import { APP_GUARD } from '@nestjs/core';
 import type { RedisConnections } from '../common/redis.connections';
 import { REDIS, RedisModule } from '../common/redis.module';
 import { CONFIG, type GatewayConfig } from '../config/config';
-import { MetricsRegistry, observeCounter } from '../metrics/metrics';
+import { MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
 import { AuthController } from './auth.controller';
 import { OperatorGuard } from './auth.guard';
 import { DeviceAuth } from './device-auth.service';
 import { DEVICE_REGISTRY, type DeviceRegistry } from './device-registry';
 import { DeviceRegistryController } from './device-registry.controller';
-import { FileDeviceRegistry } from './file.device-registry';
+import { DeviceMetaController } from './device-meta.controller';
 import { OperatorAuth } from './operator-auth.service';
 import { TokenBucketLimiter } from '../common/rate-limiter';
-import { RedisDeviceRegistry } from './redis.device-registry';
+import { logger } from '../common/logger';
+import { StateModule } from '../state/state.module';
+import { STATE_STORE, type StateStore } from '../state/state.store';
+import { importLegacyRegistries } from './device-registry.import';
+import { RedisRevocationBus } from './revocation-bus';
+import { StateDeviceRegistry } from './state.device-registry';
 
 /** Injection token of the per-device rate limiter ({@link TokenBucketLimiter}, or null when DEVICE_RATE=0). */
 export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
@@ -24,8 +29,8 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
  */
 @Global()
 @Module({
-  imports: [RedisModule],
-  controllers: [AuthController, DeviceRegistryController],
+  imports: [RedisModule, StateModule],
+  controllers: [AuthController, DeviceRegistryController, DeviceMetaController],
   providers: [
     {
       provide: OperatorAuth,
@@ -39,15 +44,38 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
           read: () =>
             Object.entries(operators.refused).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
         });
+        observeCounter(metrics, {
+          name: 'fieldline_login_throttled_total',
+          help: 'Operator logins refused before their password was hashed: user name delayed, address over budget, queue full.',
+          labels: ['reason'],
+          read: () =>
+            Object.entries(operators.throttled).map(([reason, n]: [string, number]) => [{ reason }, n] as const),
+        });
+        observeCounter(metrics, {
+          name: 'fieldline_login_hashes_total',
+          help: 'Password hashes computed for operator logins.',
+          read: () => operators.hashes.started,
+        });
+        observeGauge(metrics, {
+          name: 'fieldline_login_hash_queue',
+          help: 'Operator logins waiting for a password hash, by lane (known clients first).',
+          labels: ['lane'],
+          read: () =>
+            Object.entries(operators.hashes.queued).map(([lane, n]: [string, number]) => [{ lane }, n] as const),
+        });
         return operators;
       },
     },
     {
       provide: DEVICE_REGISTRY,
-      inject: [CONFIG, { token: REDIS, optional: true }],
-      // One node: a JSON file beside the store. Several nodes: Redis, shared by all.
-      useFactory: (config: GatewayConfig, redis: RedisConnections | null | undefined): DeviceRegistry =>
-        redis ? new RedisDeviceRegistry(redis) : new FileDeviceRegistry(join(config.storage.dataDir, 'devices.json')),
+      inject: [CONFIG, STATE_STORE, { token: REDIS, optional: true }],
+      // In the state store (SQLite, or PostgreSQL shared by several nodes); Redis only tells peers of revocations.
+      useFactory: async (config: GatewayConfig, state: StateStore, redis: RedisConnections | null | undefined) => {
+        const registry = new StateDeviceRegistry(state, redis ? new RedisRevocationBus(redis) : null);
+        const from = { file: join(config.storage.dataDir, 'devices.json'), redis: redis ?? null };
+        await importLegacyRegistries(registry, from, logger('DeviceRegistry'));
+        return registry as DeviceRegistry;
+      },
     },
     {
       provide: DeviceAuth,

@@ -19,13 +19,32 @@ export type RevocationListener = (deviceId: string) => void;
 
 const MAX_NAME_LENGTH = 128;
 
+/** Verified tokens kept at most (one entry per device token: a fleet's worth). */
+const MAX_KNOWN = 100_000;
+/** Unknown or revoked token hashes remembered at most: a flood of made-up tokens churns only these. */
+const MAX_UNKNOWN = 10_000;
+
+/** Sets `key` as the newest entry, dropping the oldest one past `max` (a Map iterates in insertion order). */
+function putBounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as string);
+}
+
 /**
  * Device identity: issues, rotates and revokes device tokens, and checks them. MQTT and WebSocket check a token once
- * per connection; HTTP checks it per request through a short cache (by token hash), so a registry that lives
- * elsewhere (Redis) is not asked for every reading. A revocation clears the cache at once on this node.
+ * per connection; HTTP checks it per request through a bounded cache by token hash, so the registry (a database) is
+ * asked at most once per token per `cacheMs`, never per reading. A rotation or revocation drops the device's entries
+ * at once on this node, and on the others through the registry's revocation bus (Redis pub/sub). While the registry
+ * cannot be reached, a token verified before is still accepted (its entry is kept past `cacheMs`); new tokens wait.
  */
 export class DeviceAuth {
-  private readonly cache = new Map<string, { deviceId: string | null; until: number }>();
+  /** Token hash → device, in the order verified (oldest first). */
+  private readonly known = new Map<string, { deviceId: string; until: number }>();
+  /** Token hash → until when it is known to belong to no device. */
+  private readonly unknown = new Map<string, number>();
+  /** Counts rotations and revocations, so that a lookup that was out during one is not cached. */
+  private changes = 0;
   private readonly listeners = new Set<RevocationListener>();
 
   constructor(
@@ -44,11 +63,24 @@ export class DeviceAuth {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_DEVICE_TOKEN_LENGTH) return null;
     const hash = hashDeviceToken(token);
     const now = this.now();
-    const hit = this.cache.get(hash);
+    const hit = this.known.get(hash);
     if (hit && hit.until > now) return hit.deviceId;
-    const deviceId = await this.registry.deviceOfToken(hash);
-    if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(hash, { deviceId, until: now + this.cacheMs });
+    if (!hit && (this.unknown.get(hash) ?? 0) > now) return null;
+    const changes = this.changes;
+    let deviceId: string | null;
+    try {
+      deviceId = await this.registry.deviceOfToken(hash);
+    } catch (err) {
+      if (hit) return hit.deviceId;
+      throw err;
+    }
+    // A rotation or revocation that landed while the lookup was out may make its answer stale: do not keep it.
+    if (changes !== this.changes) return deviceId;
+    if (deviceId !== null) putBounded(this.known, hash, { deviceId, until: now + this.cacheMs }, MAX_KNOWN);
+    else {
+      this.known.delete(hash);
+      putBounded(this.unknown, hash, now + this.cacheMs, MAX_UNKNOWN);
+    }
     return deviceId;
   }
 
@@ -107,7 +139,10 @@ export class DeviceAuth {
   }
 
   private revoked(deviceId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.deviceId === deviceId) this.cache.delete(hash);
+    this.changes++;
+    for (const [hash, entry] of this.known) if (entry.deviceId === deviceId) this.known.delete(hash);
+    // A new token of this device may have been tried (and found unknown) before it existed.
+    this.unknown.clear();
     for (const l of this.listeners) l(deviceId);
   }
 }

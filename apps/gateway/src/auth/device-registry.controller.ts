@@ -10,7 +10,8 @@ import {
 import { AdminOnly } from '../common/access';
 import { DeviceAuth } from './device-auth.service';
 
-function checkId(id: string): string {
+/** The `:id` of a route, checked against the device id rule. */
+export function checkId(id: string): string {
   if (!isValidDeviceId(id)) throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'invalid device id');
   return id;
 }

@@ -8,8 +8,9 @@ export interface DeviceRecord extends DeviceRegistration {
 }
 
 /**
- * Where registered devices and their token hashes live. Embedded mode: a JSON file under DATA_DIR
- * ({@link FileDeviceRegistry}); several nodes (REDIS_URL): Redis ({@link RedisDeviceRegistry}).
+ * Where registered devices and their token hashes live: the state store ({@link StateDeviceRegistry}, SQLite or
+ * PostgreSQL). The JSON file ({@link FileDeviceRegistry}) and Redis ({@link RedisDeviceRegistry}) registries of
+ * earlier versions are read once at start, to import them (device-registry.import.ts).
  * Implementations do storage only; {@link DeviceAuth} adds the token cache and closes connections on revocation.
  */
 export interface DeviceRegistry {

@@ -9,9 +9,12 @@ import {
   OPERATOR_ROLES,
   type OperatorRole,
 } from '@fieldline/contracts';
-import type { AuthConfig } from '../config/auth.config';
-import { hashPassword, verifyPassword } from './password';
+import { type AuthConfig, DEFAULT_LOGIN_POLICY } from '../config/auth.config';
 import { TokenBucketLimiter } from '../common/rate-limiter';
+import { type HashLane, HashQueue, HashQueueFull } from './hash-queue';
+import { FailureDelays, KnownClients } from './login-throttle';
+import { hashPassword, verifyPassword } from './password';
+import { TotpVerifier } from './totp';
 
 /** What a verified operator token says. */
 export interface OperatorClaims {
@@ -27,9 +30,17 @@ const MAX_TOKEN_LENGTH = 4096;
 /** Allowed clock skew between gateway nodes, seconds. */
 const CLOCK_TOLERANCE_S = 5;
 
-/** Failed logins per client address and user name: 10 at once, then one every 6 s. */
-const LOGIN_FAILURE_BURST = 10;
-const LOGIN_FAILURE_RATE = 1 / 6;
+/** Where a login comes from: the client address (common/client-address.ts) and its known-client cookie, if any. */
+export interface LoginOrigin {
+  address?: string;
+  knownClient?: string;
+}
+
+/** A successful login, with the known-client cookie to hand the browser. */
+export interface LoginResult {
+  session: LoginResponse;
+  knownClient: string;
+}
 
 /**
  * Operators: users from configuration (scrypt hashes), login, and HS256 JWTs with issuer, audience and expiry
@@ -38,18 +49,34 @@ const LOGIN_FAILURE_RATE = 1 / 6;
  */
 export class OperatorAuth {
   private readonly key: Uint8Array;
-  private readonly failures = new TokenBucketLimiter(LOGIN_FAILURE_RATE, LOGIN_FAILURE_BURST);
+  /** Failed logins per user name (`u:<name>`, across addresses) and per known-client cookie (`c:<id>`). */
+  private readonly failures: FailureDelays;
+  /** Failed logins per client address, beside the per-name delay. */
+  private readonly addresses: TokenBucketLimiter;
+  private readonly knownClients: KnownClients;
+  private readonly totp: TotpVerifier;
+  readonly hashes: HashQueue;
+  /** Lifetime of an operator token, seconds. */
+  readonly ttlS: number;
   /** Refusals counted for /metrics. */
   readonly refused = { login: 0, rest: 0, socket: 0 };
+  /** Logins refused before their password was hashed, by reason (for /metrics). */
+  readonly throttled = { user: 0, address: 0, queue: 0 };
 
   private constructor(
     private readonly users: Map<string, { role: OperatorRole; hash: string }>,
     private readonly dummyHash: string,
-    secret: string,
-    readonly ttlS: number,
+    config: AuthConfig,
     private readonly now: () => number,
   ) {
-    this.key = new TextEncoder().encode(secret);
+    this.key = new TextEncoder().encode(config.jwtSecret);
+    this.ttlS = config.jwtTtlS;
+    const policy = config.login ?? DEFAULT_LOGIN_POLICY;
+    this.failures = new FailureDelays(policy, now, (user) => users.has(user));
+    this.addresses = new TokenBucketLimiter(policy.addressRate, policy.addressBurst, now);
+    this.knownClients = new KnownClients(config.jwtSecret, policy.clientCookieTtlS, now);
+    this.hashes = new HashQueue(policy.hashConcurrency, policy.hashQueue);
+    this.totp = new TotpVerifier(config.totpSecrets ?? new Map(), now);
   }
 
   /** Hashes the passwords given in plain text (ADMIN_PASSWORD) once, at start. */
@@ -61,28 +88,83 @@ export class OperatorAuth {
     }
     // Unknown user names are checked against this, so that they take as long as known ones.
     const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
-    return new OperatorAuth(users, dummyHash, config.jwtSecret, config.jwtTtlS, now);
+    return new OperatorAuth(users, dummyHash, config, now);
   }
 
   /** Checks a user name and password; answers a token, UNAUTHORIZED, or RATE_LIMITED after repeated failures. */
   async login(username: unknown, password: unknown, client = ''): Promise<LoginResponse> {
+    return (await this.authenticate(username, password, { address: client })).session;
+  }
+
+  /**
+   * {@link login} with its known-client cookie and, for users with a TOTP secret, the one-time code. Unknown user
+   * names take the same path and the same hash work as known ones, so neither the answer, its time nor its throttling
+   * tells them apart.
+   */
+  async authenticate(
+    username: unknown,
+    password: unknown,
+    origin: LoginOrigin = {},
+    totp?: unknown,
+  ): Promise<LoginResult> {
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > 64 || password.length > 1024)
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must be {"username": string, "password": string}');
-    const key = `${client}|${username}`;
-    const wait = this.failures.wait(key);
-    if (wait > 0) {
+    if (totp !== undefined && (typeof totp !== 'string' || totp.length > 16))
+      throw new FieldlineError(ErrorCode.INVALID_REQUEST, '"totp" must be the 6-digit one-time code');
+    const address = origin.address ?? '';
+    const cookieId = this.knownClients.idFor(origin.knownClient, username);
+    // A known client answers for its own failures only: guesses from elsewhere do not delay it.
+    const key = cookieId !== null ? `c:${cookieId}` : `u:${username}`;
+    const lane: HashLane = cookieId !== null ? 'known' : 'other';
+    const userWait = this.failures.wait(key);
+    const addressWait = lane === 'other' ? this.addresses.wait(address) : 0;
+    if (userWait > 0 || addressWait > 0) {
       this.refused.login++;
-      throw new FieldlineError(ErrorCode.RATE_LIMITED, 'too many failed logins; retry later', { retryAfterMs: wait });
+      this.throttled[userWait > 0 ? 'user' : 'address']++;
+      throw new FieldlineError(ErrorCode.RATE_LIMITED, 'too many failed logins; retry later', {
+        retryAfterMs: Math.max(userWait, addressWait),
+      });
     }
+    this.failures.charge(key, username);
+    if (lane === 'other') this.addresses.take(address);
     const user = this.users.get(username);
-    const ok = await verifyPassword(password, user?.hash ?? this.dummyHash);
-    if (!user || !ok) {
-      this.failures.take(key);
+    let ok: boolean;
+    try {
+      ok = await this.hashes.run(lane, lane === 'known' ? username : address, () =>
+        verifyPassword(password, user?.hash ?? this.dummyHash),
+      );
+    } catch (err) {
+      this.failures.refund(key);
+      if (lane === 'other') this.addresses.refund(address);
+      if (err instanceof HashQueueFull) {
+        this.refused.login++;
+        this.throttled.queue++;
+      }
+      throw err;
+    }
+    // A missing or wrong one-time code answers like a wrong password, so that it tells nothing about the password.
+    if (!user || !ok || (this.totp.has(username) && !this.totp.verify(username, totp))) {
+      this.failures.failed(key);
       this.refused.login++;
       throw new FieldlineError(ErrorCode.UNAUTHORIZED, 'invalid username or password');
     }
+    this.failures.clear(key);
+    if (lane === 'other') this.addresses.refund(address);
     const accessToken = await this.sign(username, user.role);
-    return { accessToken, tokenType: 'Bearer', expiresIn: this.ttlS, username, role: user.role };
+    return {
+      session: { accessToken, tokenType: 'Bearer', expiresIn: this.ttlS, username, role: user.role },
+      knownClient: this.knownClients.issue(username),
+    };
+  }
+
+  /** Lifetime of the known-client cookie, seconds. */
+  get knownClientMaxAgeS(): number {
+    return this.knownClients.maxAgeS;
+  }
+
+  /** Admin unlock: forgets the failed logins of `username` (its name and its known clients); answers how many. */
+  unlock(username: string): number {
+    return this.failures.clearUser(username);
   }
 
   /** Signs a token for a configured user. */

@@ -1,5 +1,6 @@
 import type { RedisConnections } from '../common/redis.connections';
 import type { DeviceRecord, DeviceRegistry } from './device-registry';
+import { RedisRevocationBus } from './revocation-bus';
 
 /*
  * The device registry shared by several nodes (REDIS_URL). Three hashes:
@@ -39,15 +40,12 @@ type Stored = Omit<DeviceRecord, 'tokenHash'>;
 export class RedisDeviceRegistry implements DeviceRegistry {
   private readonly keys: string[];
   private readonly channel: string;
-  private readonly listeners = new Set<(deviceId: string) => void>();
-  private readonly onMessage = (deviceId: string): void => {
-    for (const l of this.listeners) l(deviceId);
-  };
-  private subscribed: Promise<void> | null = null;
+  private readonly bus: RedisRevocationBus;
 
   constructor(private readonly redis: RedisConnections) {
     this.keys = ['devices', 'tokens', 'current'].map((k) => redis.key('registry', k));
-    this.channel = redis.key('registry', 'revoked');
+    this.bus = new RedisRevocationBus(redis);
+    this.channel = this.bus.channel;
   }
 
   async create(record: DeviceRecord): Promise<boolean> {
@@ -101,13 +99,11 @@ export class RedisDeviceRegistry implements DeviceRegistry {
 
   /** Revocations made on any node. */
   onRemoteRevocation(listener: (deviceId: string) => void): Promise<void> {
-    this.listeners.add(listener);
-    this.subscribed ??= this.redis.sub.subscribe(this.channel, this.onMessage);
-    return this.subscribed;
+    return this.bus.subscribe(listener);
   }
 
-  async close(): Promise<void> {
-    if (this.subscribed) await this.redis.sub.unsubscribe(this.channel, this.onMessage).catch(() => undefined);
+  close(): Promise<void> {
+    return this.bus.close();
   }
 }
 

@@ -1,13 +1,21 @@
 import type { INestApplication } from '@nestjs/common';
 import express, { type Request, type RequestHandler } from 'express';
-import { AuthPath, LIMITS, RestRoute } from '@fieldline/contracts';
+import { AuthPath, LIMITS, LineProtocolPath, RestRoute } from '@fieldline/contracts';
 import { sendHttpError } from './error.filter';
 
 /** Ingest routes take the raw bytes, so the ingest pipeline is the one place that parses a reading. */
 export const INGEST_ROUTE = RestRoute.readings;
 
-/** JSON bodies read before the caller is known: the login form only. */
-const OPEN_JSON_ROUTES: ReadonlySet<string> = new Set([AuthPath.login]);
+/**
+ * JSON bodies read before the caller is known: the login form, and the public line-protocol routes (they check their
+ * own token, and answer a JSON body with a clear 400).
+ */
+const OPEN_JSON_ROUTES: ReadonlySet<string> = new Set([
+  AuthPath.login,
+  LineProtocolPath.write,
+  LineProtocolPath.writeV2,
+  LineProtocolPath.query,
+]);
 
 /** Largest JSON body of a REST request, in bytes. */
 const JSON_LIMIT = 16 * 1024;
@@ -35,7 +43,7 @@ function answered(parser: RequestHandler, limit: number): RequestHandler {
 
 /**
  * Raw bytes for device ingest (its token was checked before, in auth/http.middleware.ts), JSON for the rest. A JSON
- * body is read only from a request whose operator token is valid, or on the login route: an unauthenticated request
+ * body is read only from a request whose operator token is valid, or on an open route (login, line protocol): another
  * is passed on unread (the route's guard answers it 401) and its connection is not kept, so its body costs neither
  * parsing nor a held connection. A body larger than the limit is refused 413 from its Content-Length, before it is
  * read (413 MESSAGE_TOO_LARGE).
@@ -45,7 +53,9 @@ export function useBodyParsers(app: INestApplication, isOperator: OperatorCheck)
   app.use(INGEST_ROUTE, answered(express.raw({ type: () => true, limit: raw }), raw));
   const json = answered(express.json({ limit: JSON_LIMIT }), JSON_LIMIT);
   const gated: RequestHandler = (req, res, next) => {
-    if (req.readableEnded || !req.is('application/json') || OPEN_JSON_ROUTES.has(req.path)) return json(req, res, next);
+    // Not JSON (or read already): nothing for this parser, and the size check is the route's own (line protocol).
+    if (req.readableEnded || !req.is('application/json')) return next();
+    if (OPEN_JSON_ROUTES.has(req.path)) return json(req, res, next);
     isOperator(req).then(
       (ok) => {
         if (ok) return json(req, res, next);

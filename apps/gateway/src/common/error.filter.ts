@@ -1,6 +1,10 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Response } from 'express';
 import { type ErrorBody, ErrorCode, errorBody, FieldlineError, HTTP_STATUS_OF } from '@fieldline/contracts';
+import { logger } from './logger';
+import { requestIdOf } from './request-id';
+
+const log = logger('http');
 
 const CODE_OF_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.INVALID_REQUEST,
@@ -50,7 +54,13 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody; re
 export function sendHttpError(res: Response, err: unknown): void {
   const { status, body, retryAfterS } = toHttpError(err);
   if (status >= 500 && !(err instanceof FieldlineError)) {
-    Logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err), 'http');
+    const req = res.req as Response['req'] | undefined;
+    log.error(err instanceof Error ? (err.stack ?? err.message) : String(err), {
+      requestId: requestIdOf(req),
+      code: body.code,
+      method: req?.method,
+      path: req?.path,
+    });
   }
   if (retryAfterS !== undefined) res.setHeader('Retry-After', String(retryAfterS));
   res.status(status).json(body);

@@ -26,6 +26,17 @@ describe('TokenBucketLimiter', () => {
     expect(l.wait('a')).toBe(0);
   });
 
+  it('wait(key, cost) tells when a cost would pass, with the same rule as take(), and takes nothing', () => {
+    const l = make(10, 5);
+    expect(l.take('a', 3)).toBe(0);
+    expect(l.wait('a', 2)).toBe(0);
+    expect(l.wait('a', 4)).toBe(200); // 2 left, 2 more at 10/s
+    expect(l.wait('a', 50)).toBe(300); // a cost above the burst needs a full bucket
+    now += 300;
+    expect(l.wait('a', 50)).toBe(0);
+    expect(l.take('a', 50)).toBe(0);
+  });
+
   it('lets a cost above the burst pass from a full bucket, then makes the debt wait', () => {
     const l = make(10, 5);
     expect(l.take('a', 20)).toBe(0);

@@ -32,12 +32,22 @@ export class TokenBucketLimiter {
     return Math.max(1, Math.ceil((need - b.tokens) / this.perMs));
   }
 
-  /** Milliseconds until one token is available (0: now); takes nothing. A cheap check before any parsing. */
-  wait(key: string): number {
+  /**
+   * Milliseconds until `cost` would pass {@link take} (0: now); takes nothing. A cheap check before any parsing, and
+   * how a batch that spans several keys is checked whole before any of it is taken.
+   */
+  wait(key: string, cost = 1): number {
     const b = this.buckets.get(key);
     if (!b) return 0;
     const tokens = Math.min(this.burst, b.tokens + (this.now() - b.at) * this.perMs);
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.perMs));
+    const need = Math.min(cost, this.burst);
+    return tokens >= need ? 0 : Math.max(1, Math.ceil((need - tokens) / this.perMs));
+  }
+
+  /** Gives back `cost` tokens taken for something that turned out not to count (a login that succeeded). */
+  refund(key: string, cost = 1): void {
+    const b = this.refill(key);
+    b.tokens = Math.min(this.burst, b.tokens + cost);
   }
 
   /** Buckets currently held (full buckets are dropped from time to time). */

@@ -15,25 +15,19 @@ export interface SocketSecurity {
 
 /** Socket.IO options for every namespace, set in one place. */
 export class GatewayIoAdapter extends IoAdapter {
-  private redis: RedisConnections | null = null;
-
   constructor(
     app: INestApplicationContext,
     private readonly corsOrigins: string[],
     private readonly maxHttpBufferSize: number,
     /** Operator auth and the origin allowlist, applied to every namespace (including ones added later). */
-    private readonly security?: SocketSecurity,
+    private readonly security: SocketSecurity | undefined,
+    /**
+     * Several nodes: rooms span nodes through Redis, so an operator on any node gets the readings of a device that
+     * sends to any other node; null: one node.
+     */
+    private readonly redis: RedisConnections | null,
   ) {
     super(app);
-  }
-
-  /**
-   * Several nodes: rooms span nodes through Redis, so an operator on any node gets the readings of a device that
-   * sends to any other node. Call before the app initialises its gateways.
-   */
-  withRedis(redis: RedisConnections | null): this {
-    this.redis = redis;
-    return this;
   }
 
   /**

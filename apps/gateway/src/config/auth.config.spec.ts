@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config';
 import { ConfigError } from './config-error';
-import { loadAuthConfig } from './auth.config';
+import { DEFAULT_LOGIN_POLICY, loadAuthConfig } from './auth.config';
 
 const SECRET = 's'.repeat(32);
 const HASH = '$scrypt$ln=10,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$' + 'A'.repeat(43);
@@ -83,5 +83,63 @@ describe('auth configuration', () => {
     });
     expect(() => loadConfig({ ...base, DEVICE_RATE: '-1' })).toThrow(/DEVICE_RATE/);
     expect(() => loadConfig({ ...base, DEVICE_BURST: '0' })).toThrow(/DEVICE_BURST/);
+  });
+
+  it('reads the login budgets, with defaults', () => {
+    const base = { JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough' };
+    expect(loadAuthConfig(base).login).toEqual(DEFAULT_LOGIN_POLICY);
+    expect(
+      loadAuthConfig({
+        ...base,
+        LOGIN_FREE_FAILURES: '5',
+        LOGIN_DELAY: '2s',
+        LOGIN_DELAY_MAX: '1h',
+        LOGIN_ADDRESS_BURST: '100',
+        LOGIN_ADDRESS_RATE: '2',
+        LOGIN_HASH_CONCURRENCY: '1',
+        LOGIN_HASH_QUEUE: '0',
+        LOGIN_CLIENT_COOKIE_TTL: '7d',
+      }).login,
+    ).toEqual({
+      freeFailures: 5,
+      delayMs: 2000,
+      maxDelayMs: 3_600_000,
+      addressBurst: 100,
+      addressRate: 2,
+      hashConcurrency: 1,
+      hashQueue: 0,
+      clientCookieTtlS: 7 * 86_400,
+    });
+    for (const [variable, value] of [
+      ['LOGIN_FREE_FAILURES', '0'],
+      ['LOGIN_DELAY', '2h'],
+      ['LOGIN_DELAY_MAX', '500ms'],
+      ['LOGIN_ADDRESS_RATE', '0'],
+      ['LOGIN_HASH_CONCURRENCY', '65'],
+      ['LOGIN_CLIENT_COOKIE_TTL', '1s'],
+    ])
+      expect(variableOf({ ...base, [variable]: value })).toBe(variable);
+  });
+
+  it('reads TOTP secrets of configured users only', () => {
+    const base = { JWT_SECRET: SECRET, ADMIN_PASSWORD: 'long-enough', USERS: `carol:viewer:${HASH}` };
+    const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+    expect(loadAuthConfig(base).totpSecrets).toEqual(new Map());
+    expect(
+      loadAuthConfig({ ...base, TOTP_SECRETS: `admin:${secret} carol:${secret.toLowerCase()}` }).totpSecrets,
+    ).toEqual(
+      new Map([
+        ['admin', Buffer.from('12345678901234567890')],
+        ['carol', Buffer.from('12345678901234567890')],
+      ]),
+    );
+    for (const bad of [
+      `bob:${secret}`,
+      'admin:GEZDGNBV',
+      `admin:${secret}1`,
+      secret,
+      `admin:${secret} admin:${secret}`,
+    ])
+      expect(variableOf({ ...base, TOTP_SECRETS: bad })).toBe('TOTP_SECRETS');
   });
 });

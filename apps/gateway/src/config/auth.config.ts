@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { OPERATOR_ROLES, type OperatorRole, errorMessage } from '@fieldline/contracts';
 import { z } from 'zod';
-import { checked, duration, type Env, parseSection, type Refusal, refuse, required, withDefault } from './env';
+import {
+  checked,
+  decimal,
+  duration,
+  type Env,
+  integer,
+  parseSection,
+  type Refusal,
+  refuse,
+  required,
+  withDefault,
+} from './env';
 import { parsePasswordHash } from './password-hash';
 
 /** An operator account from configuration. `password` (ADMIN_PASSWORD only) is hashed at start and then dropped. */
@@ -21,7 +32,42 @@ export interface AuthConfig {
   operators: OperatorAccount[];
   /** When set, `/metrics` wants `Authorization: Bearer <token>` (or an operator JWT); unset: `/metrics` is open. */
   metricsToken: string | null;
+  /** How logins are throttled; unset: {@link DEFAULT_LOGIN_POLICY}. */
+  login?: LoginPolicy;
+  /** TOTP secrets (RFC 6238) of the users that must give a one-time code as well (TOTP_SECRETS). */
+  totpSecrets?: ReadonlyMap<string, Buffer>;
 }
+
+/** Budgets of password guessing (docs/security-login.md). */
+export interface LoginPolicy {
+  /** Failed logins per user name (and per known-client cookie) before each further one doubles a delay. */
+  freeFailures: number;
+  /** The first delay, ms; it doubles with every failure past {@link freeFailures}. */
+  delayMs: number;
+  /** The delay stops doubling here, ms. */
+  maxDelayMs: number;
+  /** Failed logins an address may have at once (attempts in flight count)... */
+  addressBurst: number;
+  /** ...and per second after that. */
+  addressRate: number;
+  /** Password hashes computed at once (on libuv's pool of 4 threads, which fs and dns share). */
+  hashConcurrency: number;
+  /** Logins waiting for a hash, per queue (known clients, others); beyond, RATE_LIMITED at once. */
+  hashQueue: number;
+  /** Lifetime of the known-client cookie a successful login sets, seconds. */
+  clientCookieTtlS: number;
+}
+
+export const DEFAULT_LOGIN_POLICY: LoginPolicy = {
+  freeFailures: 10,
+  delayMs: 1000,
+  maxDelayMs: 15 * 60_000,
+  addressBurst: 30,
+  addressRate: 0.5,
+  hashConcurrency: 2,
+  hashQueue: 64,
+  clientCookieTtlS: 30 * 86_400,
+};
 
 export const MIN_JWT_SECRET_LENGTH = 32;
 export const MIN_PASSWORD_LENGTH = 8;
@@ -51,6 +97,48 @@ export function parseUsers(text: string, separator: RegExp): OperatorAccount[] |
     const parsed = parsePasswordHash(passwordHash);
     if (typeof parsed === 'string') return { refused: `${where}: the hash ${parsed}` };
     out.push({ username, role: role as OperatorRole, passwordHash });
+  }
+  return out;
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+/** Shortest TOTP secret taken: 26 base32 characters, 130 bits (RFC 4226 wants at least 128). */
+export const MIN_TOTP_SECRET_LENGTH = 26;
+
+/** Decodes RFC 4648 base32 (what authenticator apps show; case, spaces and `=` padding ignored); null if it is not. */
+export function base32(text: string): Buffer | null {
+  const t = text.toUpperCase().replace(/[\s=]/g, '');
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const ch of t) {
+    const v = BASE32.indexOf(ch);
+    if (v < 0) return null;
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** `username:BASE32SECRET` entries separated by white space (TOTP_SECRETS). */
+function parseTotpSecrets(text: string): Map<string, Buffer> | Refusal {
+  const out = new Map<string, Buffer>();
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    const username = entry.slice(0, colon);
+    const secret = colon > 0 ? base32(entry.slice(colon + 1)) : null;
+    if (colon <= 0 || !USERNAME_PATTERN.test(username))
+      return { refused: `"${entry.split(':')[0]}": expected username:BASE32SECRET` };
+    if (!secret || entry.length - colon - 1 < MIN_TOTP_SECRET_LENGTH)
+      return {
+        refused: `the secret of ${username} must be at least ${MIN_TOTP_SECRET_LENGTH} base32 characters (A-Z, 2-7)`,
+      };
+    if (out.has(username)) return { refused: `user "${username}" is given twice` };
+    out.set(username, secret);
   }
   return out;
 }
@@ -91,6 +179,20 @@ const schema = z
       }),
     ),
     METRICS_TOKEN: withDefault(null, atLeast(16)),
+    TOTP_SECRETS: withDefault(new Map<string, Buffer>(), checked(parseTotpSecrets)),
+    LOGIN_FREE_FAILURES: integer(DEFAULT_LOGIN_POLICY.freeFailures, 1, 1000),
+    LOGIN_DELAY: duration(DEFAULT_LOGIN_POLICY.delayMs, 10, 3_600_000, 'a duration between 10ms and 1h'),
+    LOGIN_DELAY_MAX: duration(DEFAULT_LOGIN_POLICY.maxDelayMs, 10, 86_400_000, 'a duration between 10ms and 1d'),
+    LOGIN_ADDRESS_BURST: integer(DEFAULT_LOGIN_POLICY.addressBurst, 1, 1_000_000),
+    LOGIN_ADDRESS_RATE: decimal(DEFAULT_LOGIN_POLICY.addressRate, 0.001, 10_000),
+    LOGIN_HASH_CONCURRENCY: integer(DEFAULT_LOGIN_POLICY.hashConcurrency, 1, 64),
+    LOGIN_HASH_QUEUE: integer(DEFAULT_LOGIN_POLICY.hashQueue, 0, 100_000),
+    LOGIN_CLIENT_COOKIE_TTL: duration(
+      DEFAULT_LOGIN_POLICY.clientCookieTtlS * 1000,
+      60_000,
+      400 * 86_400_000,
+      'a duration between 1m and 400d',
+    ),
   })
   .transform((e, ctx): AuthConfig => {
     if (e.ADMIN_PASSWORD !== null && e.ADMIN_PASSWORD_HASH !== null)
@@ -106,6 +208,10 @@ const schema = z
         return refuse(ctx, e.USERS_FILE !== null ? 'USERS_FILE' : 'USERS', `user "${o.username}" is defined twice`);
       seen.add(o.username);
     }
+    for (const username of e.TOTP_SECRETS.keys())
+      if (!seen.has(username)) return refuse(ctx, 'TOTP_SECRETS', `user "${username}" is not configured`);
+    if (e.LOGIN_DELAY_MAX < e.LOGIN_DELAY)
+      return refuse(ctx, 'LOGIN_DELAY_MAX', `must be at least LOGIN_DELAY (${e.LOGIN_DELAY} ms)`);
     if (operators.length === 0)
       return refuse(
         ctx,
@@ -117,8 +223,22 @@ const schema = z
       jwtTtlS: Math.round(e.JWT_TTL / 1000),
       operators,
       metricsToken: e.METRICS_TOKEN,
+      login: {
+        freeFailures: e.LOGIN_FREE_FAILURES,
+        delayMs: e.LOGIN_DELAY,
+        maxDelayMs: e.LOGIN_DELAY_MAX,
+        addressBurst: e.LOGIN_ADDRESS_BURST,
+        addressRate: e.LOGIN_ADDRESS_RATE,
+        hashConcurrency: e.LOGIN_HASH_CONCURRENCY,
+        hashQueue: e.LOGIN_HASH_QUEUE,
+        clientCookieTtlS: Math.round(e.LOGIN_CLIENT_COOKIE_TTL / 1000),
+      },
+      totpSecrets: e.TOTP_SECRETS,
     };
   });
 
-/** `JWT_SECRET`, `JWT_TTL`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_HASH`, `USERS`, `USERS_FILE`, `METRICS_TOKEN`. */
+/**
+ * `JWT_SECRET`, `JWT_TTL`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_HASH`, `USERS`, `USERS_FILE`, `METRICS_TOKEN`,
+ * `TOTP_SECRETS` and the `LOGIN_*` budgets.
+ */
 export const loadAuthConfig = (env: Env): AuthConfig => parseSection(schema, env);

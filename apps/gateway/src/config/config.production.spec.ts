@@ -8,6 +8,7 @@ describe('loadConfig: production mode', () => {
     MQTT_URL: 'mqtt://broker:1883',
     INFLUX_URL: 'http://influx:8086/fieldline',
     REDIS_URL: 'redis://redis:6379',
+    DATABASE_URL: 'postgres://fieldline@postgres:5432/fieldline',
   };
   const refusal = (env: Record<string, string>): ConfigError => {
     try {

@@ -7,6 +7,7 @@ import { type LiveConfig, loadLiveConfig } from './live.config';
 import { loadMqttConfig, type MqttConfig } from './mqtt.config';
 import { loadServerConfig, type ServerConfig } from './server.config';
 import { loadSimConfig, type SimConfig } from './sim.config';
+import { loadStateConfig, type StateConfig } from './state.config';
 import { loadStorageConfig, type StorageConfig } from './storage.config';
 
 /**
@@ -25,6 +26,8 @@ export interface GatewayConfig {
   /** InfluxDB line-protocol ingest (`/write`, `/api/v2/write`): the device tag and the bridge tokens. */
   lineProtocol: LineProtocolConfig;
   sim: SimConfig;
+  /** Entity state: SQLite under `DATA_DIR`, or PostgreSQL (`DATABASE_URL`). */
+  state: StateConfig;
 }
 
 /** Reads and validates the configuration; throws a `ConfigError` (config-error.ts) naming the first bad variable. */
@@ -42,6 +45,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     auth: loadAuthConfig(env),
     lineProtocol: loadLineProtocolConfig(env),
     sim: loadSimConfig(env),
+    state: loadStateConfig(env),
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LINE_DEVICE_TAG } from '@fieldline/contracts';
 import { checked, type Env, parseSection, type Refusal, withDefault } from './env';
 
 /**
@@ -43,7 +44,7 @@ function parseBridge(entry: string, earlier: readonly LineBridge[]): LineBridge 
 const schema = z
   .object({
     LINE_PROTOCOL_DEVICE_TAG: withDefault(
-      'device_id',
+      DEFAULT_LINE_DEVICE_TAG,
       checked((text) => {
         const tag = text.trim();
         return TAG_RE.test(tag)

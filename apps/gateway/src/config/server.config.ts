@@ -1,5 +1,21 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { type Env, integer, list, oneOf, parseSection, refuse, withDefault } from './env';
+import { checked, type Env, integer, list, matching, oneOf, parseSection, refuse, withDefault } from './env';
+
+/** An address block of trusted proxies (`10.0.0.0/8`, `::1/128`; a bare address is a block of one). */
+export interface AddressBlock {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Where the client address of a request comes from when the gateway sits behind a proxy. */
+export interface TrustProxy {
+  /** Lower-case header name, e.g. `x-forwarded-for`: a comma-separated list, the proxy appends on the right. */
+  header: string;
+  /** Only a request whose socket address is in one of these blocks may name its client in {@link header}. */
+  proxies: AddressBlock[];
+}
 
 /** The HTTP side of a node: where it listens, which browser origins it serves, how it logs. */
 export interface ServerConfig {
@@ -8,6 +24,8 @@ export interface ServerConfig {
   host: string;
   /** Browser origins allowed besides the same origin (REST, Socket.IO, `/ingest`). */
   corsOrigins: string[];
+  /** Null (the default): the client address is the socket's, and no header is believed. */
+  trustProxy: TrustProxy | null;
   /** Bounds on what a peer can hold before it is authenticated. */
   http: HttpLimits;
   log: {
@@ -33,11 +51,23 @@ const origin = z.string().refine((o) => URL.canParse(o) && new URL(o).origin ===
   error: (iss) => `"${String(iss.input)}" is not an origin such as https://ops.example.com`,
 });
 
+const block = checked((text): AddressBlock | { refused: string } => {
+  const [address, bits, extra] = text.split('/');
+  const v = isIP(address);
+  const max = v === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (v === 0 || extra !== undefined || !(prefix <= max))
+    return { refused: `"${text}" is not an address or CIDR block such as 10.0.0.0/8 or fd00::/8` };
+  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
+});
+
 const schema = z
   .object({
     PORT: integer(3000, 0, 65535),
     HOST: withDefault('0.0.0.0', z.string()),
     CORS_ORIGINS: list(origin),
+    TRUST_PROXY_HEADER: matching('', /^$|^[A-Za-z0-9-]{1,64}$/, 'a header name such as x-forwarded-for'),
+    TRUSTED_PROXIES: list(block),
     LOG_LEVEL: oneOf('log', ['error', 'warn', 'log', 'debug'], 'must be error, warn, log or debug'),
     LOG_FORMAT: oneOf('text', ['text', 'json']),
     HTTP_HEADERS_TIMEOUT_MS: integer(10_000, 1000, 600_000),
@@ -46,12 +76,19 @@ const schema = z
     HTTP_CONNECTIONS_PER_ADDRESS: integer(128, 1, 1_000_000),
   })
   .transform((e, ctx): ServerConfig => {
+    const header = e.TRUST_PROXY_HEADER.toLowerCase();
+    // One without the other would either believe every client's header or silently believe none.
+    if (header !== '' && e.TRUSTED_PROXIES.length === 0)
+      return refuse(ctx, 'TRUSTED_PROXIES', 'is required with TRUST_PROXY_HEADER: the addresses of your proxies');
+    if (header === '' && e.TRUSTED_PROXIES.length > 0)
+      return refuse(ctx, 'TRUST_PROXY_HEADER', 'is required with TRUSTED_PROXIES, e.g. x-forwarded-for');
     if (e.HTTP_REQUEST_TIMEOUT_MS < e.HTTP_HEADERS_TIMEOUT_MS)
       return refuse(ctx, 'HTTP_REQUEST_TIMEOUT_MS', 'must be at least HTTP_HEADERS_TIMEOUT_MS');
     return {
       port: e.PORT,
       host: e.HOST,
       corsOrigins: e.CORS_ORIGINS,
+      trustProxy: header === '' ? null : { header, proxies: e.TRUSTED_PROXIES },
       http: {
         headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
         requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
@@ -63,7 +100,7 @@ const schema = z
   });
 
 /**
- * `PORT`, `HOST`, `CORS_ORIGINS`, `LOG_LEVEL`, `LOG_FORMAT`, `HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`,
- * `HTTP_KEEP_ALIVE_TIMEOUT_MS`, `HTTP_CONNECTIONS_PER_ADDRESS`.
+ * `PORT`, `HOST`, `CORS_ORIGINS`, `TRUST_PROXY_HEADER`, `TRUSTED_PROXIES`, `LOG_LEVEL`, `LOG_FORMAT`,
+ * `HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`, `HTTP_KEEP_ALIVE_TIMEOUT_MS`, `HTTP_CONNECTIONS_PER_ADDRESS`.
  */
 export const loadServerConfig = (env: Env): ServerConfig => parseSection(schema, env);

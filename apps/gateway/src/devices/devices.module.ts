@@ -31,9 +31,15 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
     { provide: DevicesChannel, useFactory: () => new DevicesChannel() },
     {
       provide: PresenceService,
-      inject: [CONFIG, DevicesChannel, MetricsRegistry],
-      useFactory: (config: GatewayConfig, channel: DevicesChannel, metrics: MetricsRegistry) => {
-        const presence = new PresenceService(config.devices.offlineAfterMs, config.devices.presenceTickMs, channel);
+      inject: [CONFIG, DevicesChannel, MetricsRegistry, PRESENCE_SYNC],
+      useFactory: (
+        config: GatewayConfig,
+        channel: DevicesChannel,
+        metrics: MetricsRegistry,
+        sync: RedisPresenceSync | null,
+      ) => {
+        const { offlineAfterMs, presenceTickMs } = config.devices;
+        const presence = new PresenceService(offlineAfterMs, presenceTickMs, channel, Date.now, sync);
         observeGauge(metrics, { name: 'fieldline_devices', help: 'Known devices.', read: () => presence.size });
         observeGauge(metrics, {
           name: 'fieldline_devices_online',
@@ -45,9 +51,9 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
     },
     {
       provide: PRESENCE_SYNC,
-      inject: [CONFIG, PresenceService, REDIS],
-      useFactory: (config: GatewayConfig, presence: PresenceService, redis: RedisConnections | null) =>
-        redis === null ? null : new RedisPresenceSync(redis, config.cluster.nodeId, presence, logger('Presence')),
+      inject: [CONFIG, REDIS],
+      useFactory: (config: GatewayConfig, redis: RedisConnections | null) =>
+        redis === null ? null : new RedisPresenceSync(redis, config.cluster.nodeId, logger('Presence')),
     },
     {
       provide: PresenceSaver,

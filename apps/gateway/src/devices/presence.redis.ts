@@ -45,6 +45,9 @@ type WireDelta = [string, string | null, string | null, [string, string, string]
 /** What this part logs with: a subset of the gateway's one logger (`logger()`), so tests pass a stub. */
 type Logger = Pick<AppLogger, 'warn'>;
 
+/** What the sync feeds: the node's presence (applies other nodes' changes; ticks its own out before leaving). */
+export type PresenceTarget = Pick<PresenceService, 'apply' | 'tick'>;
+
 /** Most deltas kept for retry while Redis is unreachable (newest per device wins, so this bounds devices). */
 const MAX_RETRY_DEVICES = 100_000;
 
@@ -55,20 +58,24 @@ export class RedisPresenceSync implements PresenceSync {
   private retry = new Map<string, PresenceDelta>();
   private inFlight: Promise<void> | null = null;
   private closed = false;
+  /** Set by {@link start}: until then changes are only collected (merged into `retry`). */
+  private presence: PresenceTarget | null = null;
   private readonly onMessage = (message: string): void => this.receive(message);
 
   constructor(
     private readonly redis: RedisConnections,
     private readonly nodeId: string,
-    private readonly presence: PresenceService,
     private readonly log: Logger,
   ) {
     this.channel = redis.key('presence');
     this.devicesKey = redis.key('devices');
   }
 
-  /** Subscribes, then loads the shared state (in that order, so nothing published meanwhile is missed). */
-  async start(): Promise<void> {
+  /**
+   * Subscribes, then loads the shared state into `presence` (in that order, so nothing published meanwhile is
+   * missed); from then on this node's changes go out and other nodes' come in.
+   */
+  async start(presence: PresenceTarget): Promise<void> {
     await this.redis.sub.subscribe(this.channel, this.onMessage);
     const ids = await this.redis.pub.sMembers(this.devicesKey);
     const hashes = await Promise.all(ids.map((id) => this.redis.pub.hGetAll(this.deviceKey(id))));
@@ -77,15 +84,16 @@ export class RedisPresenceSync implements PresenceSync {
       const delta = fromHash(id, hashes[i]);
       if (delta) deltas.push(delta);
     });
-    this.presence.apply(deltas);
-    this.presence.setSync(this);
+    presence.apply(deltas);
+    this.presence = presence;
+    this.publish([]); // what changed here before the shared state was loaded
   }
 
   publish(deltas: PresenceDelta[]): void {
     if (this.closed) return;
     for (const d of deltas) this.retry.set(d.deviceId, mergeDelta(this.retry.get(d.deviceId), d));
     // One merge at a time: a slow Redis makes batches larger, not more numerous.
-    if (this.inFlight !== null || this.retry.size === 0) return;
+    if (this.presence === null || this.inFlight !== null || this.retry.size === 0) return;
     const batch = this.retry;
     this.retry = new Map();
     const wire: WireDelta[] = [...batch.values()].map(toWire);
@@ -111,8 +119,7 @@ export class RedisPresenceSync implements PresenceSync {
   async stop(): Promise<void> {
     if (this.closed) return;
     // What this node saw last goes out before it leaves.
-    this.presence.tick();
-    this.presence.setSync(null);
+    this.presence?.tick();
     this.closed = true;
     await this.inFlight;
     await this.redis.sub.unsubscribe(this.channel, this.onMessage).catch(() => undefined);
@@ -132,7 +139,7 @@ export class RedisPresenceSync implements PresenceSync {
       this.log.warn('shared presence: unreadable message ignored');
       return;
     }
-    this.presence.apply(wire.map(fromWire));
+    this.presence?.apply(wire.map(fromWire));
   }
 }
 

@@ -100,8 +100,8 @@ describe('PresenceService across nodes (apply and sync)', () => {
         updated: (ds) => ds.forEach((d) => events.push(['updated', d.deviceId, d.latest])),
       },
       () => now,
+      { publish: (ds) => sent.push(ds) },
     );
-    p.setSync({ publish: (ds) => sent.push(ds) });
     return { p, events, sent };
   };
   beforeEach(() => {

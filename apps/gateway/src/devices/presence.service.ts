@@ -45,7 +45,6 @@ export class PresenceService {
   private readonly devices = new Map<string, DeviceState>();
   private dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private sync: PresenceSync | null = null;
   /** Devices changed on this node since the last tick, with the metrics whose latest value changed. */
   private outbox = new Map<string, Set<string>>();
   /** `offline` for devices this node does not know (yet): only the time is passed on. */
@@ -58,12 +57,9 @@ export class PresenceService {
     /** Where changes go: the `/devices` namespace ({@link DevicesChannel}); null in specs that only look. */
     private readonly listener: PresenceListener | null,
     private readonly now: () => number = Date.now,
+    /** Where this node's changes go for other nodes (several nodes); see {@link apply} for the other direction. */
+    private readonly sync: PresenceSync | null = null,
   ) {}
-
-  /** Shares this node's changes with other nodes from now on (see {@link apply} for the other direction). */
-  setSync(sync: PresenceSync | null): void {
-    this.sync = sync;
-  }
 
   start(): void {
     this.timer ??= setInterval(() => this.tick(), this.tickMs);

@@ -1,18 +1,37 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
-import { Controller, Get, HttpCode, Inject, Logger, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Logger, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ErrorCode, errorMessage, FieldlineError, HTTP_STATUS_OF } from '@fieldline/contracts';
+import {
+  ErrorCode,
+  errorMessage,
+  FieldlineError,
+  HTTP_STATUS_OF,
+  LineProtocolPath,
+  RestRoute,
+} from '@fieldline/contracts';
+import { DEVICE_LIMITER } from '../auth/auth.module';
 import { Public } from '../common/access';
 import { DeviceAuth } from '../auth/device-auth.service';
+import type { TokenBucketLimiter } from '../common/rate-limiter';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { bridgeAllows, type LineBridge } from '../config/line-protocol.config';
 import { IngestPipeline } from './ingest.pipeline';
 import { LineProtocolIngest, type LineWriter } from './line-protocol.ingest';
 import { LINE_PRECISIONS, type LinePrecision } from './line-protocol.parser';
 
-/** Largest line-protocol body, after gzip: about 40,000 Telegraf lines (Telegraf sends 1,000 per batch by default). */
+/** Largest line-protocol body, inflated: about 40,000 Telegraf lines (Telegraf sends 1,000 a batch by default). */
 export const LINE_PROTOCOL_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** A `/query` body: one statement in a form. */
+const QUERY_MAX_BODY_BYTES = 16 * 1024;
+
+/** What `/ping` says in `X-Influxdb-Version`: the 1.x API it speaks (clients pick their protocol by it). */
+const INFLUX_VERSION = '1.8-fieldline';
+
+/** Statements the query stub answers with an empty result (what Telegraf and client libraries send unasked). */
+const HARMLESS_QUERY =
+  /^\s*(CREATE\s+(DATABASE|RETENTION\s+POLICY)|SHOW\s+(DATABASES|RETENTION\s+POLICIES|MEASUREMENTS))\b/i;
 
 /** At most this many refused lines are named in a 400 answer; the count says how many there were. */
 const MAX_NAMED_ERRORS = 5;
@@ -45,33 +64,50 @@ export class LineProtocolController {
     @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
     @Inject(DeviceAuth) private readonly devices: DeviceAuth,
     @Inject(CONFIG) config: GatewayConfig,
+    @Inject(DEVICE_LIMITER) limiter: TokenBucketLimiter | null,
   ) {
-    this.ingest = new LineProtocolIngest(pipeline, config.lineProtocol.deviceTag);
+    this.ingest = new LineProtocolIngest(pipeline, config.lineProtocol.deviceTag, limiter);
     this.bridges = config.lineProtocol.bridges;
   }
 
+  /** Express answers `HEAD` from the `GET` route (same status and headers, no body). */
   @Public()
-  @Get('ping')
+  @Get(LineProtocolPath.ping)
   @HttpCode(204)
   ping(@Res({ passthrough: true }) res: Response): void {
-    res.setHeader('X-Influxdb-Version', '1.8-fieldline');
+    res.setHeader('X-Influxdb-Version', INFLUX_VERSION);
   }
 
-  /** Telegraf and the influx CLI send `CREATE DATABASE` (and `SHOW DATABASES`); the store needs neither. */
+  /**
+   * Telegraf sends `CREATE DATABASE` at start (in a form body), client libraries `SHOW DATABASES`: the store needs
+   * neither, so both answer an empty result. Anything else is refused: readings are read through the history API.
+   */
   @Public()
-  @Post('query')
-  query(): { results: { statement_id: number }[] } {
-    return { results: [{ statement_id: 0 }] };
+  @Get(LineProtocolPath.query)
+  queryGet(@Query('q') q: unknown, @Res() res: Response): void {
+    answerQuery(res, typeof q === 'string' ? q : '');
   }
 
   @Public()
-  @Post('write')
+  @Post(LineProtocolPath.query)
+  async queryPost(@Req() req: Request, @Res() res: Response): Promise<void> {
+    try {
+      let q = typeof req.query.q === 'string' ? req.query.q : '';
+      if (q === '') q = new URLSearchParams(await readBody(req, QUERY_MAX_BODY_BYTES)).get('q') ?? '';
+      answerQuery(res, q);
+    } catch (err) {
+      answerError(res, err);
+    }
+  }
+
+  @Public()
+  @Post(LineProtocolPath.write)
   async writeV1(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.write(req, res, 'v1');
   }
 
   @Public()
-  @Post('api/v2/write')
+  @Post(LineProtocolPath.writeV2)
   async writeV2(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.write(req, res, 'v2');
   }
@@ -80,7 +116,7 @@ export class LineProtocolController {
     try {
       const writer = await this.writer(req);
       const precision = precisionOf(req.query.precision, api);
-      const text = await readBody(req);
+      const text = await readBody(req, LINE_PROTOCOL_MAX_BODY_BYTES);
       const { accepted, errors, retry } = this.ingest.write(text, precision, writer);
       // Nothing is answered before what was kept is in the spool.
       if (accepted > 0)
@@ -92,14 +128,10 @@ export class LineProtocolController {
             1,
           );
         });
+      // The whole batch was refused, nothing of it stored (line-protocol.ingest.ts): the client sends it again.
       if (retry) {
         const s = Math.max(1, Math.ceil(Number(retry.details?.retryAfterMs ?? 1000) / 1000));
-        throw new LineHttpError(
-          HTTP_STATUS_OF[retry.code],
-          `${retry.message}${accepted > 0 ? ` (${accepted} lines before it were stored)` : ''}`,
-          retry.code,
-          s,
-        );
+        throw new LineHttpError(HTTP_STATUS_OF[retry.code], retry.message, retry.code, s);
       }
       if (errors.length === 0) {
         res.status(204).end();
@@ -119,12 +151,14 @@ export class LineProtocolController {
   /** The token from `Authorization: Token|Bearer|Basic` or the `p` query parameter (1.x), resolved to a writer. */
   private async writer(req: Request): Promise<LineWriter> {
     const token = tokenOf(req);
-    if (token === null)
+    if (token === null) {
+      this.pipeline.refuse('http', ErrorCode.UNAUTHORIZED);
       throw new LineHttpError(
         401,
         'authorization failed: send the device or bridge token as Authorization: Token <token> (or Basic, or u/p)',
         ErrorCode.UNAUTHORIZED,
       );
+    }
     const deviceId = await this.devices.verify(token);
     if (deviceId !== null) return { kind: 'device', deviceId };
     const hash = createHash('sha256').update(token).digest();
@@ -141,7 +175,13 @@ function precisionOf(raw: unknown, api: 'v1' | 'v2'): LinePrecision {
   if (raw === undefined || raw === '') return 'ns';
   // The 2.x API spells microseconds `us`; 1.x `u` (and accepts `us` and `n` too).
   const p = raw === 'us' ? 'u' : raw === 'n' ? 'ns' : raw;
-  if (typeof p === 'string' && (LINE_PRECISIONS as readonly string[]).includes(p)) return p as LinePrecision;
+  // The 2.x API has no minutes or hours.
+  if (
+    typeof p === 'string' &&
+    (LINE_PRECISIONS as readonly string[]).includes(p) &&
+    (api === 'v1' || !/^[mh]$/.test(p))
+  )
+    return p as LinePrecision;
   throw new LineHttpError(
     400,
     `invalid precision ${JSON.stringify((typeof raw === 'string' ? raw : JSON.stringify(raw)).slice(0, 20))}: one of ns, ${api === 'v2' ? 'us' : 'u'}, ms, s${api === 'v1' ? ', m, h' : ''}`,
@@ -168,9 +208,10 @@ function tokenOf(req: Request): string | null {
 }
 
 /** The body, gunzipped when `Content-Encoding: gzip`, refused with 413 beyond the limit (also when inflated). */
-async function readBody(req: Request): Promise<string> {
+async function readBody(req: Request, limit: number): Promise<string> {
   if (Buffer.isBuffer(req.body)) return req.body.toString('utf8');
-  if ((req as { _body?: boolean })._body === true)
+  // The app's JSON parser runs before the routes: an object here was a JSON body.
+  if (typeof req.body === 'object' && req.body !== null)
     throw new LineHttpError(400, 'send line protocol as text/plain, not as JSON', ErrorCode.INVALID_REQUEST);
   const enc = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (enc !== 'gzip' && enc !== 'identity')
@@ -180,17 +221,18 @@ async function readBody(req: Request): Promise<string> {
       ErrorCode.INVALID_REQUEST,
     );
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > LINE_PROTOCOL_MAX_BODY_BYTES) throw tooLarge();
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const source = enc === 'gzip' ? req.pipe(createGunzip()) : req;
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > LINE_PROTOCOL_MAX_BODY_BYTES) {
+      if (size > limit) {
+        // Stop inflating at once (a gzip bomb costs at most `limit` bytes) and let the rest of the upload drain.
         req.unpipe();
         req.resume();
-        throw tooLarge();
+        throw tooLarge(limit);
       }
       chunks.push(chunk);
     }
@@ -201,12 +243,25 @@ async function readBody(req: Request): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const tooLarge = (): LineHttpError =>
+const tooLarge = (limit: number): LineHttpError =>
   new LineHttpError(
     413,
-    `request body too large: at most ${LINE_PROTOCOL_MAX_BODY_BYTES} bytes (after gzip); send smaller batches`,
+    `request body too large: at most ${limit} bytes (after gunzip); send smaller batches`,
     ErrorCode.MESSAGE_TOO_LARGE,
   );
+
+function answerQuery(res: Response, q: string): void {
+  if (HARMLESS_QUERY.test(q)) {
+    res.status(200).json({ results: [{ statement_id: 0 }] });
+    return;
+  }
+  res.status(400).json({
+    error:
+      'Fieldline takes writes only: CREATE DATABASE and SHOW statements answer an empty result; read readings ' +
+      `through GET ${RestRoute.readings}`,
+    code: ErrorCode.INVALID_REQUEST,
+  });
+}
 
 function answerError(res: Response, err: unknown): void {
   if (res.headersSent) return;

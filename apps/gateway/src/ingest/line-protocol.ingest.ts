@@ -1,6 +1,14 @@
 import { ErrorCode, FieldlineError, isValidDeviceId, LIMITS } from '@fieldline/contracts';
+import type { TokenBucketLimiter } from '../common/rate-limiter';
 import type { IngestPipeline } from './ingest.pipeline';
-import { type LineError, type LinePoint, type LinePrecision, metricNameOf, parseLines } from './line-protocol.parser';
+import {
+  clip,
+  type LineError,
+  type LinePoint,
+  type LinePrecision,
+  metricNameOf,
+  parseLines,
+} from './line-protocol.parser';
 
 /** What the caller may write for: one device (its own token) or the devices a bridge token allows. */
 export type LineWriter =
@@ -11,79 +19,130 @@ export interface LineWriteResult {
   accepted: number;
   /** Lines refused, in order, each naming its line. */
   errors: (LineError & { code: ErrorCode })[];
-  /** Set when a batch was cut short by a retryable refusal (RATE_LIMITED, STORE_UNAVAILABLE, SHUTTING_DOWN). */
+  /** Set when the whole batch was refused, nothing of it stored (RATE_LIMITED, STORE_UNAVAILABLE, SHUTTING_DOWN). */
   retry: FieldlineError | null;
 }
 
 /** Bytes kept free in a message for the `{"readings":[...]}` envelope. */
 const ENVELOPE = 32;
 
+/** Refusals a client answers by sending the same batch again later (429 / 503 with `Retry-After`). */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.STORE_UNAVAILABLE,
+  ErrorCode.SHUTTING_DOWN,
+]);
+
+/** The readings of one device in a batch, in line order. */
+interface DeviceLines {
+  json: string[];
+  bytes: number[];
+  lines: number[];
+  /** Tokens the batch costs this device: its readings, plus the writer's refused lines for a device token. */
+  cost: number;
+}
+
 /**
  * Line protocol into the one ingest pipeline: each line becomes one reading of the device named by its device tag,
  * each field a metric `<measurement>_<field>`, the other tags stay tags. Lines are handed to
  * {@link IngestPipeline.ingest} as ordinary JSON batches per device (at most `maxBatch` readings and
- * `maxMessageBytes` each), so validation, limits, rate limits, de-duplication, spool and fan-out are the very same
- * as for HTTP, WebSocket and MQTT; a refusal from the pipeline is mapped back to the line it came from.
+ * `maxMessageBytes` each), so validation, limits, de-duplication, spool and fan-out are the very same as for HTTP,
+ * WebSocket and MQTT; a refusal from the pipeline is mapped back to the line it came from.
+ *
+ * A batch is all or nothing with respect to refusals a client retries (429, 503): Telegraf and the InfluxDB clients
+ * send a refused batch again whole, so a batch cut short after some lines were stored would store those twice.
+ * - Rate limit: the per-device budget is checked for the whole batch, every device at once, before any line is
+ *   taken; then charged. The pipeline is called without a channel device, so it does not charge again per message.
+ * - Spool full / shutting down: the spool refuses an append only at its size bound or once closed, and neither
+ *   changes while this synchronous call runs, so such a refusal comes at the first message or not at all.
+ * Should a retryable refusal still come after lines were stored, the rest of the batch is answered as refused lines
+ * (400, which clients do not retry), never as 429/503.
  */
 export class LineProtocolIngest {
   constructor(
     private readonly pipeline: IngestPipeline,
     private readonly deviceTag: string,
+    /** The per-device limiter of every transport; null: no limit (DEVICE_RATE=0). */
+    private readonly limiter: TokenBucketLimiter | null = null,
   ) {}
 
   /** Parses and ingests; does not wait for durability (the controller does, before it answers). */
   write(text: string, precision: LinePrecision, writer: LineWriter, now = Date.now()): LineWriteResult {
     const { points, errors: syntax } = parseLines(text, precision);
     const errors: LineWriteResult['errors'] = syntax.map((e) => ({ ...e, code: ErrorCode.INVALID_MESSAGE }));
-    // Per device, in order: the JSON of each reading and its line.
-    const byDevice = new Map<string, { json: string[]; lines: number[] }>();
+    const byDevice = new Map<string, DeviceLines>();
+    // The store keys a point by device, metric and time, not by tags: of two lines that differ only in their tags at
+    // one time (Telegraf's per-core cpu lines), it would keep one and drop the other unsaid. Refused here instead.
+    const seen = new Map<string, { line: number; tags: string }>();
     for (const { line, point } of points) {
       const r = this.toReading(line, point, writer, now);
       if ('code' in r) {
         errors.push(r);
         continue;
       }
+      const key = `${r.deviceId}\n${r.ts}\n${point.measurement}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, { line, tags: r.tags });
+      else if (first.tags !== r.tags) {
+        errors.push({
+          line,
+          code: ErrorCode.CONFLICT,
+          message:
+            `line ${line}: ${clip(point.measurement)} of ${r.deviceId} at ${r.ts} is in line ${first.line} already, ` +
+            'with other tags; a point is keyed by device, metric and time, not by tags (see docs/line-protocol.md)',
+        });
+        continue;
+      }
       let d = byDevice.get(r.deviceId);
-      if (!d) byDevice.set(r.deviceId, (d = { json: [], lines: [] }));
+      if (!d) byDevice.set(r.deviceId, (d = { json: [], bytes: [], lines: [], cost: 0 }));
       d.json.push(r.json);
+      d.bytes.push(Buffer.byteLength(r.json));
       d.lines.push(line);
+      d.cost++;
+    }
+    // Refused lines cost a token like a reading (as in the pipeline), charged to the device whose token sent them.
+    if (writer.kind === 'device' && errors.length > 0) {
+      let d = byDevice.get(writer.deviceId);
+      if (!d) byDevice.set(writer.deviceId, (d = { json: [], bytes: [], lines: [], cost: 0 }));
+      d.cost += errors.length;
+    }
+    const limited = this.charge(byDevice);
+    if (limited) {
+      errors.sort((a, b) => a.line - b.line);
+      return { accepted: 0, errors, retry: limited };
     }
     let accepted = 0;
     let retry: FieldlineError | null = null;
-    outer: for (const [deviceId, { json, lines }] of byDevice) {
+    for (const [, d] of byDevice) {
+      const { json, bytes, lines } = d;
       let i = 0;
       while (i < json.length) {
         // One message: as many readings as fit in the limits; a reading too large alone goes alone (and is refused).
         let j = i;
-        let bytes = ENVELOPE;
+        let size = ENVELOPE;
         while (
           j < json.length &&
           j - i < LIMITS.maxBatch &&
-          (j === i || bytes + json[j].length + 1 <= LIMITS.maxMessageBytes)
+          (j === i || size + bytes[j] + 1 <= LIMITS.maxMessageBytes)
         ) {
-          bytes += json[j].length + 1;
+          size += bytes[j] + 1;
           j++;
         }
         const payload =
-          j - i === 1 && bytes > LIMITS.maxMessageBytes ? json[i] : `{"readings":[${json.slice(i, j).join(',')}]}`;
+          j - i === 1 && size > LIMITS.maxMessageBytes ? json[i] : `{"readings":[${json.slice(i, j).join(',')}]}`;
         try {
-          const parsed = this.pipeline.ingest(payload, 'http', deviceId);
+          if (retry) throw retry;
+          const parsed = this.pipeline.ingest(payload, 'http');
           accepted += parsed.readings.length;
-          for (const e of parsed.errors)
-            errors.push({
-              line: lines[i + e.index],
-              code: e.code,
-              message: `line ${lines[i + e.index]}: ${e.message}`,
-            });
+          for (const e of parsed.errors) {
+            const line = lines[i + e.index];
+            errors.push({ line, code: e.code, message: `line ${line}: ${e.message}` });
+          }
         } catch (err) {
           if (!(err instanceof FieldlineError)) throw err;
-          if (
-            err.code === ErrorCode.RATE_LIMITED ||
-            err.code === ErrorCode.STORE_UNAVAILABLE ||
-            err.code === ErrorCode.SHUTTING_DOWN
-          ) {
+          if (RETRYABLE.has(err.code)) {
+            if (accepted === 0) return { accepted: 0, errors: [], retry: err };
             retry = err;
-            break outer;
           }
           for (let k = i; k < j; k++)
             errors.push({ line: lines[k], code: err.code, message: `line ${lines[k]}: ${err.message}` });
@@ -92,7 +151,40 @@ export class LineProtocolIngest {
       }
     }
     errors.sort((a, b) => a.line - b.line);
-    return { accepted, errors, retry };
+    return { accepted, errors, retry: null };
+  }
+
+  /**
+   * Checks the whole batch against every device's budget before taking any of it; then takes it. Returns the
+   * refusal (RATE_LIMITED, with the longest wait) when any device is over, having taken nothing.
+   */
+  private charge(byDevice: Map<string, DeviceLines>): FieldlineError | null {
+    const limiter = this.limiter;
+    if (!limiter) return null;
+    let wait = 0;
+    let over = '';
+    let total = 0;
+    for (const [id, d] of byDevice) {
+      total += d.cost;
+      const w = limiter.wait(id, d.cost);
+      if (w > wait) {
+        wait = w;
+        over = id;
+      }
+    }
+    if (wait > 0) {
+      const stats = this.pipeline.stats;
+      stats.messages.http++;
+      stats.reject('http', ErrorCode.RATE_LIMITED, total);
+      return new FieldlineError(
+        ErrorCode.RATE_LIMITED,
+        `device ${over} is over its limit of ${limiter.rate} readings/s (burst ${limiter.burst}); ` +
+          `retry in ${wait} ms; nothing of this batch was stored`,
+        { retryAfterMs: wait, rate: limiter.rate, burst: limiter.burst },
+      );
+    }
+    for (const [id, d] of byDevice) limiter.take(id, d.cost);
+    return null;
   }
 
   private toReading(
@@ -100,7 +192,7 @@ export class LineProtocolIngest {
     p: LinePoint,
     writer: LineWriter,
     now: number,
-  ): { deviceId: string; json: string } | (LineError & { code: ErrorCode }) {
+  ): { deviceId: string; ts: number; tags: string; json: string } | (LineError & { code: ErrorCode }) {
     const refuse = (code: ErrorCode, message: string) => ({ line, code, message: `line ${line}: ${message}` });
     let deviceId: string | undefined;
     const tags: Record<string, string> = {};
@@ -134,7 +226,7 @@ export class LineProtocolIngest {
       if (typeof v === 'object')
         return refuse(
           ErrorCode.INVALID_METRIC_VALUE,
-          `field ${k} is a string; Fieldline stores numbers (integers, floats, booleans as 1/0), not strings`,
+          `field ${clip(k)} is a string; Fieldline stores numbers (integers, floats, booleans as 1/0), not strings`,
         );
       metrics[metricNameOf(p.measurement, k)] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     }
@@ -144,6 +236,6 @@ export class LineProtocolIngest {
       metrics,
     };
     if (nTags > 0) reading.tags = tags;
-    return { deviceId, json: JSON.stringify(reading) };
+    return { deviceId, ts: reading.ts, tags: nTags > 0 ? JSON.stringify(tags) : '', json: JSON.stringify(reading) };
   }
 }

@@ -92,19 +92,23 @@ export function parseLine(text: string, start: number, end: number, precision: L
     cur.i++;
     const key = readToken(text, cur, end, true);
     if (key === '') throw new LineSyntaxError('missing tag key');
-    if (cur.i >= end || text.charCodeAt(cur.i) !== EQUALS) throw new LineSyntaxError(`missing tag value for ${key}`);
+    if (cur.i >= end || text.charCodeAt(cur.i) !== EQUALS)
+      throw new LineSyntaxError(`missing tag value for ${clip(key)}`);
     cur.i++;
     const value = readToken(text, cur, end, true);
-    if (value === '') throw new LineSyntaxError(`missing tag value for ${key}`);
+    if (value === '') throw new LineSyntaxError(`missing tag value for ${clip(key)}`);
     tags.push([key, value]);
   }
   if (cur.i >= end || text.charCodeAt(cur.i) !== SPACE) throw new LineSyntaxError('missing fields');
-  cur.i++;
+  // Runs of blanks between the sections are allowed, as InfluxDB allows them.
+  cur.i = skipSpaces(text, cur.i, end);
+  if (cur.i >= end) throw new LineSyntaxError('missing fields');
   const fields: [string, LineFieldValue][] = [];
   for (;;) {
     const key = readToken(text, cur, end, true);
     if (key === '') throw new LineSyntaxError('missing field key');
-    if (cur.i >= end || text.charCodeAt(cur.i) !== EQUALS) throw new LineSyntaxError(`missing value for field ${key}`);
+    if (cur.i >= end || text.charCodeAt(cur.i) !== EQUALS)
+      throw new LineSyntaxError(`missing value for field ${clip(key)}`);
     cur.i++;
     fields.push([key, readFieldValue(text, cur, end, key)]);
     if (cur.i < end && text.charCodeAt(cur.i) === COMMA) {
@@ -116,10 +120,18 @@ export function parseLine(text: string, start: number, end: number, precision: L
   let tsMs: number | null = null;
   if (cur.i < end) {
     if (text.charCodeAt(cur.i) !== SPACE) throw new LineSyntaxError('unexpected character after the fields');
-    cur.i++;
-    tsMs = readTimestamp(text, cur.i, end, precision);
+    const from = skipSpaces(text, cur.i, end);
+    let to = from;
+    while (to < end && text.charCodeAt(to) !== SPACE) to++;
+    if (to > from) tsMs = readTimestamp(text, from, to, precision);
+    if (skipSpaces(text, to, end) < end) throw new LineSyntaxError('unexpected text after the timestamp');
   }
   return { measurement, tags, fields, tsMs };
+}
+
+function skipSpaces(text: string, i: number, end: number): number {
+  while (i < end && text.charCodeAt(i) === SPACE) i++;
+  return i;
 }
 
 /**
@@ -152,7 +164,7 @@ function readToken(text: string, cur: { i: number }, end: number, stopAtEquals: 
 
 function readFieldValue(text: string, cur: { i: number }, end: number, key: string): LineFieldValue {
   const i0 = cur.i;
-  if (i0 >= end) throw new LineSyntaxError(`missing value for field ${key}`);
+  if (i0 >= end) throw new LineSyntaxError(`missing value for field ${clip(key)}`);
   if (text.charCodeAt(i0) === QUOTE) {
     // A string: `\"` and `\\` are escapes; it may hold spaces, commas and equals signs.
     let out = '';
@@ -176,7 +188,7 @@ function readFieldValue(text: string, cur: { i: number }, end: number, key: stri
       }
       i++;
     }
-    throw new LineSyntaxError(`unterminated string in field ${key}`);
+    throw new LineSyntaxError(`unterminated string in field ${clip(key)}`);
   }
   let i = i0;
   while (i < end) {
@@ -203,12 +215,12 @@ function readFieldValue(text: string, cur: { i: number }, end: number, key: stri
   const last = raw.charCodeAt(raw.length - 1);
   if (last === 105 /* i */ || last === 117 /* u */) {
     const digits = raw.slice(0, -1);
-    if (!isInteger(digits, last === 105)) throw new LineSyntaxError(`field ${key}: invalid integer ${clip(raw)}`);
+    if (!isInteger(digits, last === 105)) throw new LineSyntaxError(`field ${clip(key)}: invalid integer ${clip(raw)}`);
     return Number(digits);
   }
-  if (!isFloat(raw)) throw new LineSyntaxError(`field ${key}: invalid number ${clip(raw)}`);
+  if (!isFloat(raw)) throw new LineSyntaxError(`field ${clip(key)}: invalid number ${clip(raw)}`);
   const v = Number(raw);
-  if (!Number.isFinite(v)) throw new LineSyntaxError(`field ${key}: number out of range ${clip(raw)}`);
+  if (!Number.isFinite(v)) throw new LineSyntaxError(`field ${clip(key)}: number out of range ${clip(raw)}`);
   return v;
 }
 
@@ -267,7 +279,8 @@ function readTimestamp(text: string, start: number, end: number, precision: Line
   return neg ? -ms : ms;
 }
 
-const clip = (s: string): string => (s.length > 40 ? `${s.slice(0, 40)}…` : s);
+/** A bounded piece of the input for an error message. */
+export const clip = (s: string): string => (s.length > 40 ? `${s.slice(0, 40)}…` : s);
 
 /** The start of a line for an error message: bounded, and quoted so that control characters show. */
 function excerpt(text: string, start: number, end: number): string {

@@ -185,7 +185,7 @@ export class MqttBrokerTransport implements DeviceTransport {
       this.forget(client);
       // Refused CONNECTs are counted at /metrics; a device retrying with a bad token must not flood the log.
       if ((err as Error & { errorCode?: number }).errorCode !== undefined) return;
-      this.log.warn(`mqtt client ${client.id}: ${err.message}`);
+      this.log.warn(`mqtt client ${client.id}: ${err.message}`, { transport: 'mqtt', clientId: client.id });
     });
     // A revoked or rotated token ends the device's sessions at once.
     this.unlisten = this.devices.onRevoked((deviceId) => {
@@ -307,10 +307,16 @@ export class MqttBrokerTransport implements DeviceTransport {
   }
 
   private refuseConnect(code: number, client: Client, why: string): number {
-    this.pipeline.refuse('mqtt', REFUSAL_CODE[code] ?? ErrorCode.UNAUTHORIZED);
+    const errorCode = REFUSAL_CODE[code] ?? ErrorCode.UNAUTHORIZED;
+    this.pipeline.refuse('mqtt', errorCode);
     // A device retrying with a bad token must not flood the log: a few lines per window, then a count.
     if (this.refusalLog.take())
-      this.log.warn(`mqtt CONNECT refused (${code} ${CONNACK_TEXT[code]}), client id ${quote(client.id)}: ${why}`);
+      this.log.warn(`mqtt CONNECT refused (${code} ${CONNACK_TEXT[code]}), client id ${quote(client.id)}: ${why}`, {
+        transport: 'mqtt',
+        code: errorCode,
+        connack: code,
+        clientId: client.id,
+      });
     return code;
   }
 
@@ -382,6 +388,9 @@ export class MqttBrokerTransport implements DeviceTransport {
 }
 
 function internal(err: unknown, log: Logger): ErrorBody {
-  log.warn(`mqtt ingest failed: ${err instanceof Error ? err.stack : String(err)}`);
+  log.warn(`mqtt ingest failed: ${err instanceof Error ? err.stack : String(err)}`, {
+    transport: 'mqtt',
+    code: ErrorCode.INTERNAL,
+  });
   return { code: ErrorCode.INTERNAL, message: 'internal error' };
 }

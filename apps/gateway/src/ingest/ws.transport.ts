@@ -172,7 +172,10 @@ export class WsIngestTransport implements DeviceTransport {
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
       },
       (err: unknown) => {
-        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`);
+        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`, {
+          transport: 'ws',
+          code: ErrorCode.INTERNAL,
+        });
         refuseUpgrade(socket, 503, ErrorCode.INTERNAL, 'try again later');
       },
     );
@@ -192,7 +195,7 @@ export class WsIngestTransport implements DeviceTransport {
       set.delete(ws);
       if (set.size === 0 && this.byDevice.get(deviceId) === set) this.byDevice.delete(deviceId);
     });
-    ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId}: ${err.message}`));
+    ws.on('error', (err) => this.log.warn(`ws ingest ${deviceId}: ${err.message}`, { transport: 'ws', deviceId }));
     // Replies wait, in frame order, until the readings they ack are in the spool (one callback per group commit).
     let queued: string[] | null = null;
     let paused = false;
@@ -296,7 +299,10 @@ export class WsIngestTransport implements DeviceTransport {
           ...(err.details ? { details: err.details } : {}),
         };
       }
-      this.log.warn(`ws ingest failed: ${err instanceof Error ? err.stack : String(err)}`);
+      this.log.warn(`ws ingest failed: ${err instanceof Error ? err.stack : String(err)}`, {
+        transport: 'ws',
+        code: ErrorCode.INTERNAL,
+      });
       return { type: 'error', seq: null, code: ErrorCode.INTERNAL, message: 'internal error' };
     }
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS } from '@fieldline/contracts';
+import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS, LineProtocolPath } from '@fieldline/contracts';
 import { HISTORY_QUERY, type SchemaName, SCHEMAS } from './openapi.schemas';
 
 type Json = Record<string, unknown>;
@@ -93,9 +93,11 @@ const lineProtocolWrite = (path: string, v2: boolean): Op => ({
   tag: 'line protocol',
   summary: `InfluxDB ${v2 ? '2.x' : '1.x'} line-protocol write (Telegraf outputs.influxdb${v2 ? '_v2' : ''})`,
   description:
-    'Measurement and field become the metric name (`<measurement>.<field>`), tags stay tags; the device comes from ' +
+    'Measurement and field become the metric name (`<measurement>_<field>`), tags stay tags; the device comes from ' +
     'a configurable tag (default `device_id`). Integers, floats and booleans are taken, strings refused. ' +
-    '`Content-Encoding: gzip` is accepted. Good lines are kept when a bad one is refused (400 names it).',
+    '`Content-Encoding: gzip` is accepted (the size limit applies after gunzip). Good lines are kept when a bad ' +
+    'one is refused (400 names it). A batch is refused whole (429/503 with `Retry-After`, nothing stored) or not ' +
+    'at all, so that a client resending it stores nothing twice.',
   security: 'influx',
   params: lineProtocolParams(v2),
   body: { schema: { type: 'string' }, contentType: 'text/plain', description: 'line protocol, one point per line' },
@@ -125,7 +127,36 @@ export const OPERATIONS: readonly Op[] = [
     security: 'public',
     body: { schema: 'LoginRequest' },
     ok: { '200': { description: 'a bearer token', content: json(ref('LoginResponse')) } },
+    description:
+      'Failed logins are throttled per user name across addresses (a delay that doubles past a free budget) and per ' +
+      'client address; a flood beyond the hashing queue is refused at once. Sets the known-client cookie ' +
+      '`fieldline_client`, which exempts this browser from delays caused by guesses elsewhere (docs/security-login.md).',
     errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED],
+  },
+  {
+    method: 'post',
+    path: AuthPath.unlock,
+    tag: 'auth',
+    summary: "Clear a user name's failed-login delay (admin)",
+    security: 'admin',
+    body: {
+      schema: {
+        type: 'object',
+        properties: { username: { type: 'string', minLength: 1, maxLength: 64 } },
+        required: ['username'],
+      },
+    },
+    ok: {
+      '200': {
+        description: 'the failed logins forgotten',
+        content: json({
+          type: 'object',
+          properties: { username: { type: 'string' }, failures: { type: 'integer', minimum: 0 } },
+          required: ['username', 'failures'],
+        }),
+      },
+    },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
   },
   {
     method: 'get',
@@ -172,6 +203,27 @@ export const OPERATIONS: readonly Op[] = [
     params: [idParam],
     ok: { '200': { description: 'the registration', content: json(ref('DeviceRegistration')) } },
     errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/meta',
+    tag: 'device registry',
+    summary: "A device's labels (site, model, tags) and metric metadata (unit, display name, precision, range)",
+    security: 'operator',
+    params: [idParam],
+    ok: { '200': { description: 'labels and metric metadata', content: json(ref('DeviceMeta')) } },
+    errors: [...AUTH_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'put',
+    path: '/api/devices/{id}/meta',
+    tag: 'device registry',
+    summary: "Set a device's labels and metric metadata (admin): the parts given are replaced, metrics as a whole",
+    security: 'admin',
+    params: [idParam],
+    body: { schema: 'DeviceMetaPatch' },
+    ok: { '200': { description: 'labels and metric metadata', content: json(ref('DeviceMeta')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
   },
   tokenRoute('post', "Rotate a device's token (admin); its open connections are closed", {
     description: 'the new token, shown this once',
@@ -224,6 +276,13 @@ export const OPERATIONS: readonly Op[] = [
       idParam,
       ...historyParams(),
       { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['csv', 'ndjson'] } },
+      {
+        name: 'include',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', pattern: '^(seq|tags)(,(seq|tags))?$' },
+        description: 'raw CSV only: extra columns, `seq` (before the metrics) and/or `tags` (a JSON object, last)',
+      },
     ],
     ok: {
       '200': {
@@ -319,11 +378,11 @@ export const OPERATIONS: readonly Op[] = [
     },
     errors: AUTH_ERRORS,
   },
-  lineProtocolWrite('/write', false),
-  lineProtocolWrite('/api/v2/write', true),
+  lineProtocolWrite(LineProtocolPath.write, false),
+  lineProtocolWrite(LineProtocolPath.writeV2, true),
   {
     method: 'get',
-    path: '/ping',
+    path: LineProtocolPath.ping,
     tag: 'line protocol',
     summary: 'InfluxDB ping (Telegraf and client libraries check it)',
     security: 'public',
@@ -331,7 +390,7 @@ export const OPERATIONS: readonly Op[] = [
   },
   {
     method: 'head',
-    path: '/ping',
+    path: LineProtocolPath.ping,
     tag: 'line protocol',
     summary: 'InfluxDB ping, HEAD form',
     security: 'public',
@@ -339,23 +398,23 @@ export const OPERATIONS: readonly Op[] = [
   },
   {
     method: 'get',
-    path: '/query',
+    path: LineProtocolPath.query,
     tag: 'line protocol',
     summary: 'InfluxDB 1.x query stub, GET form (SHOW DATABASES and the like answer an empty result)',
-    security: 'influx',
+    security: 'public',
     params: [{ name: 'q', in: 'query', required: false, schema: { type: 'string' } }],
     ok: { '200': { description: 'InfluxDB result envelope', content: json({ type: 'object' }) } },
-    influxErrors: [400, 401],
+    influxErrors: [400],
   },
   {
     method: 'post',
-    path: '/query',
+    path: LineProtocolPath.query,
     tag: 'line protocol',
-    summary: 'InfluxDB 1.x query stub: answers CREATE DATABASE (Telegraf sends it) and nothing else',
-    security: 'influx',
+    summary: 'InfluxDB 1.x query stub: CREATE DATABASE (Telegraf sends it, `q` in a form body) and SHOW answer empty',
+    security: 'public',
     params: [{ name: 'q', in: 'query', required: false, schema: { type: 'string' } }],
     ok: { '200': { description: 'InfluxDB result envelope', content: json({ type: 'object' }) } },
-    influxErrors: [400, 401],
+    influxErrors: [400],
   },
   {
     method: 'get',

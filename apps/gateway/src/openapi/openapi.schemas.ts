@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   AGGREGATIONS,
   DEVICE_ID_PATTERN,
+  DeviceMetaPatchSchema,
+  DeviceMetaSchema,
   ErrorCode,
   LIMITS,
   MAX_DEVICE_TOKEN_LENGTH,
@@ -78,7 +80,15 @@ export const SCHEMAS = {
     series: z.array(z.object({ metric: z.string(), points: z.array(HistoryPoint) })),
     truncated: z.boolean().describe('raw points were cut at maxPoints'),
   }),
-  LoginRequest: z.object({ username: z.string(), password: z.string() }),
+  LoginRequest: z.object({
+    username: z.string(),
+    password: z.string(),
+    totp: z
+      .string()
+      .regex(/^\d{6}$/)
+      .optional()
+      .describe('the one-time code, for users with a TOTP secret'),
+  }),
   LoginResponse: z.object({
     accessToken: z.string(),
     tokenType: z.literal('Bearer'),
@@ -89,6 +99,8 @@ export const SCHEMAS = {
   OperatorSession: z.object({ username: z.string(), role, expiresAt: epochMs }),
   RegisterDeviceRequest: z.object({ deviceId, name: z.string().max(128).optional() }),
   DeviceRegistration,
+  DeviceMeta: DeviceMetaSchema.extend({ deviceId }),
+  DeviceMetaPatch: DeviceMetaPatchSchema,
   DeviceTokenResponse: DeviceRegistration.extend({
     token: z.string().max(MAX_DEVICE_TOKEN_LENGTH).describe('shown this one time only'),
   }),

@@ -256,15 +256,23 @@ export class DuckDbStore implements TelemetryStore {
     return { series, truncated: false };
   }
 
-  async since(deviceId: string, since: number, limit: number): Promise<Reading[]> {
+  async since(deviceId: string, since: number, limit: number, before?: number): Promise<Reading[]> {
     if (limit <= 0) return [];
+    const values: Params = { device: deviceId, since: Math.floor(since), limit: Math.floor(limit) };
+    const types: ParamTypes = { device: VARCHAR, since: BIGINT, limit: BIGINT };
+    let filter = 'device_id = $device AND ts > $since';
+    if (before !== undefined) {
+      filter += ' AND ts < $before';
+      values['before'] = Math.ceil(before);
+      types['before'] = BIGINT;
+    }
     // Rows of one reading share (ts, seq): regroup them, and limit readings rather than rows.
     const rows = await this.read(
       `SELECT ts::DOUBLE, seq::DOUBLE, list(metric), list(value), any_value(tags)
-       FROM readings WHERE device_id = $device AND ts > $since
+       FROM readings WHERE ${filter}
        GROUP BY ts, seq ORDER BY ts, seq NULLS FIRST LIMIT $limit`,
-      { device: deviceId, since: Math.floor(since), limit: Math.floor(limit) },
-      { device: VARCHAR, since: BIGINT, limit: BIGINT },
+      values,
+      types,
     );
     return rows.map((row) => {
       const names = row[2] as string[];

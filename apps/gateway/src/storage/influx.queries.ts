@@ -185,10 +185,11 @@ export class InfluxQueries {
     return { ...rest, series: [{ ...s, columns, values }] };
   }
 
-  async since(deviceId: string, since: number, limit: number): Promise<Reading[]> {
+  async since(deviceId: string, since: number, limit: number, before?: number): Promise<Reading[]> {
     if (limit <= 0) return [];
+    const upTo = before === undefined ? '' : ` AND time < ${Math.ceil(before)}ms`;
     const [result] = await this.run([
-      `SELECT * FROM ${this.from} WHERE ${ident(DEVICE_TAG)} = ${literal(deviceId)} AND time >= ${Math.floor(since) + 1}ms
+      `SELECT * FROM ${this.from} WHERE ${ident(DEVICE_TAG)} = ${literal(deviceId)} AND time >= ${Math.floor(since) + 1}ms${upTo}
        ORDER BY time ASC LIMIT ${Math.floor(limit)}`,
     ]);
     const s = result.series?.[0];

@@ -141,9 +141,9 @@ export class InfluxStore implements TelemetryStore {
     return this.queries.history(q);
   }
 
-  since(deviceId: string, since: number, limit: number): Promise<Reading[]> {
+  since(deviceId: string, since: number, limit: number, before?: number): Promise<Reading[]> {
     if (this.state !== 'open') return Promise.reject(this.notOpen());
-    return this.queries.since(deviceId, since, limit);
+    return this.queries.since(deviceId, since, limit, before);
   }
 
   devices(): Promise<StoredDevice[]> {

@@ -101,6 +101,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Tel
         expect(await store.since('nobody', 0, 100)).toEqual([]);
       });
 
+      it('stops before `before` when given (exclusive), still at most limit', async () => {
+        const readings: Reading[] = [];
+        for (let i = 0; i < 10; i++) readings.push({ deviceId: 'dev-b', ts: T0 + i * 1000, seq: i, metrics: { a: i } });
+        await store.write(readings);
+        expect((await store.since('dev-b', T0 + 2000, 100, T0 + 6000)).map((x) => x.seq)).toEqual([3, 4, 5]);
+        expect((await store.since('dev-b', T0 + 2000, 2, T0 + 6000)).map((x) => x.seq)).toEqual([3, 4]);
+        expect(await store.since('dev-b', T0 + 2000, 100, T0 + 3000)).toEqual([]);
+      });
+
       it('stores a batch of 10k readings in one write', async () => {
         const readings: Reading[] = [];
         for (let i = 0; i < 10_000; i++) {
@@ -363,9 +372,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Tel
     });
 
     it('keeps metrics named like Object.prototype members as any other name', async () => {
-      const metrics = JSON.parse(
-        '{"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4}',
-      ) as Record<string, number>;
+      const metrics = JSON.parse('{"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4}') as Record<
+        string,
+        number
+      >;
       await store.write([{ deviceId: 'dev-p', ts: T0, seq: 1, metrics }]);
       const [got] = await store.since('dev-p', 0, 10);
       expect(Object.entries(got.metrics).sort()).toEqual(Object.entries(metrics).sort());

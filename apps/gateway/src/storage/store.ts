@@ -28,8 +28,12 @@ export interface TelemetryStore {
   write(readings: readonly Reading[]): Promise<void>;
   /** Aggregated (or raw) history of one device, per metric. */
   history(query: HistoryQuery): Promise<HistoryResponse>;
-  /** Readings of a device with `ts > since`, oldest first (ties by seq), at most `limit`. */
-  since(deviceId: string, since: number, limit: number): Promise<Reading[]>;
+  /**
+   * Readings of a device with `ts > since` (and `ts < before` when given), oldest first (ties by seq), at most
+   * `limit`. `before` lets a reader page through a long range in bounded windows (export): without it the store must
+   * look at every reading after `since` to find the first `limit`.
+   */
+  since(deviceId: string, since: number, limit: number, before?: number): Promise<Reading[]>;
   /** Every device with at least one stored reading. */
   devices(): Promise<StoredDevice[]>;
   /** Resolves when the store answers. */

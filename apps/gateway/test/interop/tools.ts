@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { TestGateway } from '../support';
+import { type TestGateway, waitFor } from '../support';
 
 /** Debian's Python, which has python3-paho-mqtt, python3-websockets and python3-socketio (not pyenv's python3). */
 export const PYTHON = '/usr/bin/python3';
@@ -81,6 +81,17 @@ export async function points(
   metric: string,
 ): Promise<{ ts: number; value: number }[]> {
   return (await history(gw, deviceId)).series.find((s) => s.metric === metric)?.points ?? [];
+}
+
+/** The stored points of one metric once there are at least `n` (an ack means spooled; the store follows a flush). */
+export async function storedPoints(
+  gw: TestGateway,
+  deviceId: string,
+  metric: string,
+  n: number,
+): Promise<{ ts: number; value: number }[]> {
+  await waitFor(async () => (await points(gw, deviceId, metric)).length >= n, `${n} ${metric} of ${deviceId} stored`);
+  return points(gw, deviceId, metric);
 }
 
 export const mqttHostPort = (gw: TestGateway): [string, string] => ['127.0.0.1', String(gw.mqttPort)];

@@ -10,11 +10,11 @@ import { InfluxDB } from 'influx';
 import { AuthPath, Namespace, DevicesEvent, type DeviceSummary } from '@fieldline/contracts';
 import { io, type Socket } from 'socket.io-client';
 import { login, Operator, TEST_ADMIN_PASSWORD, testAuthEnv, waitFor, WsDevice } from '../support';
-import { serviceUrls, uniqueName } from './services';
+import { databaseUrl, ensureDatabase, serviceUrls, uniqueName } from './services';
 
 export const MAIN = resolve(__dirname, '../../../../dist/apps/gateway/src/main.js');
 
-/** One deployment: its own InfluxDB database and Redis key prefix on the shared test services. */
+/** One deployment: its own InfluxDB and PostgreSQL databases and Redis key prefix on the shared test services. */
 export interface Cluster {
   database: string;
   redisPrefix: string;
@@ -37,6 +37,7 @@ export function newCluster(over: Record<string, string> = {}): Cluster {
       INFLUX_URL: `${urls.influx}/${database}`,
       REDIS_URL: urls.redis,
       REDIS_KEY_PREFIX: redisPrefix,
+      DATABASE_URL: databaseUrl(database),
       PRESENCE_TICK_MS: '100',
       // The simulator sends faster than a device's default limit.
       DEVICE_RATE: '0',
@@ -73,6 +74,8 @@ export async function startNode(
   env: Record<string, string> = {},
 ): Promise<GatewayNode> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npm test builds first (npm run build)`);
+  const stateDb = { ...cluster.env, ...env }.DATABASE_URL;
+  if (stateDb) await ensureDatabase(stateDb);
   const dataDir = mkdtempSync(join(tmpdir(), `fieldline-node-${nodeId}-`));
   const child = spawn(process.execPath, [MAIN], {
     env: {

@@ -3,9 +3,9 @@
  * All nodes of this file share one MQTT shared-subscription group, so they run one after another in one file.
  */
 import mqtt from 'mqtt';
-import { type DeviceSummary, telemetryTopic } from '@fieldline/contracts';
+import { AuthPath, type DeviceSummary, deviceTokenPath, INGEST_PATH, telemetryTopic } from '@fieldline/contracts';
 import { Simulator } from '../../../../devices-sim/src';
-import { sleep } from '../support';
+import { sleep, WsDevice, wsUpgradeStatus } from '../support';
 import {
   type Cluster,
   type GatewayNode,
@@ -21,7 +21,7 @@ import { describeWithServices, serviceUrls, uniqueName } from './services';
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 const sorted = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
 
-describeWithServices('several gateway nodes on Mosquitto, Redis and InfluxDB', () => {
+describeWithServices('several gateway nodes on Mosquitto, Redis, InfluxDB and PostgreSQL', () => {
   let cluster: Cluster;
   let a: GatewayNode;
   let b: GatewayNode;
@@ -97,6 +97,28 @@ describeWithServices('several gateway nodes on Mosquitto, Redis and InfluxDB', (
     op.close();
     ws.close();
     await device.endAsync();
+  });
+
+  it('a device registered at node A connects at node B; its token revoked at B, node A closes it at once', async () => {
+    const id = uniqueName('reg');
+    const admin = async (n: GatewayNode, method: string, path: string) =>
+      fetch(n.url + path, {
+        method,
+        headers: { authorization: `Bearer ${await n.adminToken()}`, 'content-type': 'application/json' },
+        body: method === 'POST' && path === AuthPath.devices ? JSON.stringify({ deviceId: id }) : undefined,
+      });
+    const reg = await admin(a, 'POST', AuthPath.devices);
+    const { token } = (await reg.json()) as { token: string };
+    expect(reg.status).toBe(201);
+    const atB = await WsDevice.connect(b.url, '', { token });
+    expect(await atB.send({ deviceId: id, seq: 1, metrics: { t: 1 } })).toMatchObject({ type: 'ack' });
+    atB.close();
+    const atA = await WsDevice.connect(a.url, '', { token });
+    const closed = new Promise<number>((resolve) => atA.ws.once('close', (code) => resolve(code)));
+    expect((await admin(b, 'DELETE', deviceTokenPath(id))).status).toBe(200);
+    expect(await closed).toBe(1008);
+    for (const n of [a, b])
+      expect(await wsUpgradeStatus(n.url, INGEST_PATH, { authorization: `Bearer ${token}` })).toBe(401);
   });
 
   it('acknowledges MQTT readings only once stored: a node killed with them in its write buffer loses none', async () => {

@@ -4,7 +4,7 @@
  */
 import { InfluxDB } from 'influx';
 import type { Cluster, GatewayNode } from '../cluster';
-import { uniqueName } from '../services';
+import { databaseUrl, uniqueName } from '../services';
 
 /** A deployment (database, Redis prefix, shared environment) on the given service URLs. */
 export function clusterOn(urls: { influx: string; mqtt?: string; redis?: string }, over: Record<string, string> = {}) {
@@ -18,7 +18,10 @@ export function clusterOn(urls: { influx: string; mqtt?: string; redis?: string 
     env: {
       INFLUX_URL: `${urls.influx}/${database}`,
       ...(urls.mqtt ? { MQTT_URL: urls.mqtt } : { MQTT_PORT: '0' }),
-      ...(urls.redis ? { REDIS_URL: urls.redis, REDIS_KEY_PREFIX: redisPrefix } : {}),
+      // Several nodes (Redis) share their state store.
+      ...(urls.redis
+        ? { REDIS_URL: urls.redis, REDIS_KEY_PREFIX: redisPrefix, DATABASE_URL: databaseUrl(database) }
+        : {}),
       PRESENCE_TICK_MS: '100',
       DEVICE_RATE: '0',
       ...over,

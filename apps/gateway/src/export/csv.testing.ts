@@ -1,0 +1,32 @@
+/**
+ * RFC 4180 reader for the export specs (quoted fields may hold commas, quotes and line breaks; records end in CRLF),
+ * so that tests read back what a spreadsheet would rather than compare strings only.
+ */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else field += c;
+  }
+  if (field !== '' || row.length) throw new Error(`unterminated record: ${JSON.stringify(row.concat(field))}`);
+  return rows;
+}

@@ -1,0 +1,53 @@
+import { type Kysely, type Migration, sql } from 'kysely';
+
+/*
+ * Versioned migrations, applied in name order at start by Kysely's Migrator (state.store.ts). One definition for
+ * both engines: only types that mean the same on SQLite and PostgreSQL (text, integer, bigint, double precision).
+ * A released migration is never edited; a change is a new entry at the end.
+ */
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- a migration runs against the schema as it was then */
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001_devices': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('devices')
+        .addColumn('device_id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text')
+        .addColumn('token_hash', 'text', (c) => c.unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('token_issued_at', 'bigint')
+        .addColumn('rotated_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('site', 'text')
+        .addColumn('model', 'text')
+        .addColumn('tags', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('device_metrics')
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.device_id').onDelete('cascade'))
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('unit', 'text')
+        .addColumn('display_name', 'text')
+        .addColumn('precision', 'integer')
+        .addColumn('range_min', 'double precision')
+        .addColumn('range_max', 'double precision')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('device_metrics_pk', ['device_id', 'metric'])
+        .execute();
+      await db.schema
+        .createTable('state_imports')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('imported_at', 'bigint', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .execute();
+      await sql`create index devices_site on devices (site)`.execute(db);
+    },
+  },
+};
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** Names of the migration bookkeeping tables (Kysely's defaults renamed, so they read as ours). */
+export const MIGRATION_TABLE = 'state_migration';
+export const MIGRATION_LOCK_TABLE = 'state_migration_lock';
