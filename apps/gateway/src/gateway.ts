@@ -12,6 +12,7 @@ import { socketSecurity } from './auth/socket-auth';
 import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
 import { requestIdMiddleware } from './common/request-id';
 import { ErrorFilter } from './common/error.filter';
+import { ClientAddresses } from './common/client-address';
 import { limitHttpServer } from './common/http-limits';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
@@ -57,7 +58,11 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   const readiness = app.get(Readiness);
   const operators = app.get(OperatorAuth);
   // Timeouts and the per-address cap on the HTTP port, before anything else sees a connection.
-  const httpLimits = limitHttpServer(app.getHttpServer() as HttpServer, server.http);
+  const httpLimits = limitHttpServer(
+    app.getHttpServer() as HttpServer,
+    server.http,
+    new ClientAddresses(server.trustProxy),
+  );
   observeCounter(app.get(MetricsRegistry), {
     name: 'fieldline_http_connections_refused_total',
     help: 'HTTP connections refused (503) because their address held HTTP_CONNECTIONS_PER_ADDRESS already.',

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode } from '@fieldline/contracts';
 import type { HttpLimits } from '../config/server.config';
+import type { ClientAddresses } from './client-address';
 
 /** How often Node checks the header and request timeouts (its default, 30 s, would let a 10 s timeout run to 40 s). */
 const TIMEOUT_CHECK_MS = 1000;
@@ -23,9 +24,10 @@ export interface HttpLimitStats {
  * is cut), idle kept-alive connections close after `keepAliveTimeoutMs`, and one remote address may hold at most
  * `connectionsPerAddress` connections that are not upgraded; one more is answered 503 and closed at once, before any
  * of it is parsed. An upgraded connection (WebSocket ingest, Socket.IO) leaves the count: it is authenticated then,
- * and bounded per device or operator instead. Call before the server listens.
+ * and bounded per device or operator instead. A trusted proxy (TRUSTED_PROXIES) is not capped: its connections carry
+ * many clients, whose limits are the proxy's. Call before the server listens.
  */
-export function limitHttpServer(server: HttpServer, limits: HttpLimits): HttpLimitStats {
+export function limitHttpServer(server: HttpServer, limits: HttpLimits, addresses: ClientAddresses): HttpLimitStats {
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
@@ -45,6 +47,7 @@ export function limitHttpServer(server: HttpServer, limits: HttpLimits): HttpLim
   // Listeners added before Nest's and the transports' ones: a refused socket is gone before anyone parses it.
   server.prependListener('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
+    if (addresses.isProxy(address)) return;
     const n = open.get(address) ?? 0;
     if (n >= limits.connectionsPerAddress) {
       stats.refusedConnections++;

@@ -483,6 +483,9 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
       HTTP_HEADERS_TIMEOUT_MS: '1000',
       HTTP_REQUEST_TIMEOUT_MS: '2000',
       HTTP_CONNECTIONS_PER_ADDRESS: '8',
+      // A proxy carries many clients: it is not capped (its clients' limits are the proxy's).
+      TRUST_PROXY_HEADER: 'x-forwarded-for',
+      TRUSTED_PROXIES: '127.0.0.4/32',
     });
     port = gw.httpPort;
     op = await gw.operator();
@@ -561,6 +564,17 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
       }
       for (const c of [...idle, held]) c.socket.destroy();
     });
+  });
+
+  it('a trusted proxy is not capped per address', async () => {
+    const localAddress = '127.0.0.4';
+    const idle = Array.from({ length: 20 }, () => rawHttp(port, '', { localAddress }));
+    await sleep(100);
+    const served = await rawHttp(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', {
+      localAddress,
+    }).closed;
+    expect(served.answer).toMatch(/^HTTP\/1\.1 200/);
+    for (const c of idle) c.socket.destroy();
   });
 
   it('an operator route with a body but no token is answered 401 before the body is read', async () => {
