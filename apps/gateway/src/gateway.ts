@@ -6,6 +6,7 @@ import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
 import { DeviceAuth } from './auth/device-auth.service';
 import { bearerToken } from './auth/bearer-token';
+import { refuseUnknownHosts } from './auth/host.policy';
 import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware';
 import { OperatorAuth } from './auth/operator-auth.service';
 import { socketSecurity } from './auth/socket-auth';
@@ -55,6 +56,14 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   const { server } = config;
   configureLogging(server.log);
   const app = await NestFactory.create(AppModule.register(config), { bodyParser: false, logger: new NestLogger() });
+  // First, before any part listens: a request under a host name the gateway does not answer to reaches none of them.
+  const hostRefusals = refuseUnknownHosts(app.getHttpServer() as HttpServer, server.hosts);
+  observeCounter(app.get(MetricsRegistry), {
+    name: 'fieldline_host_refused_total',
+    help: 'HTTP requests and upgrades refused for their Host header (HOST_NOT_ALLOWED), by channel.',
+    labels: ['channel'],
+    read: () => Object.entries(hostRefusals).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
+  });
   const readiness = app.get(Readiness);
   const operators = app.get(OperatorAuth);
   // Timeouts and the per-address cap on the HTTP port, before anything else sees a connection.
@@ -68,7 +77,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     help: 'HTTP connections refused (503) because their address held HTTP_CONNECTIONS_PER_ADDRESS already.',
     read: () => httpLimits.refusedConnections,
   });
-  const operatorSecurity = socketSecurity(operators, server.corsOrigins);
+  const operatorSecurity = socketSecurity(operators, server);
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
@@ -85,7 +94,7 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
   );
   app.useGlobalFilters(new ErrorFilter());
   app.use(requestIdMiddleware);
-  app.use(originMiddleware(server.corsOrigins));
+  app.use(originMiddleware(server));
   if (server.corsOrigins.length) app.enableCors({ origin: server.corsOrigins, credentials: true });
   const pipeline = app.get(IngestPipeline);
   app.use(

@@ -45,6 +45,13 @@ async function main(): Promise<void> {
   log.log(`  ws ingest       ws://${shown}:${gateway.httpPort}/ingest`);
   if (gateway.mqttPort !== null) log.log(`  MQTT (embedded) mqtt://${shown}:${gateway.mqttPort}`);
   log.log(`  data            ${config.storage.dataDir}`);
+  if (config.server.publicUrl !== null) log.log(`  public URL      ${config.server.publicUrl}`);
+  if (config.server.hosts.defaulted && (host === '0.0.0.0' || host === '::'))
+    log.warn(
+      `listening on every interface (HOST=${host}) with no PUBLIC_URL or ALLOWED_HOSTS: browsers are served only as ` +
+        `localhost, an IP address or ${config.server.hosts.names.join(', ')}; any other host name is refused ` +
+        `(421 HOST_NOT_ALLOWED). Set PUBLIC_URL to the URL operators open, or ALLOWED_HOSTS to its host names.`,
+    );
 
   let sim: ChildProcess | null = null;
   let tokensDir: string | null = null;

@@ -34,6 +34,11 @@ export const ErrorCode = {
   INVALID_TOPIC: 'INVALID_TOPIC',
   /** Missing, malformed, forged, expired or revoked credentials (operator JWT or device token). */
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /**
+   * The request's `Host` is not a name the gateway answers to (`PUBLIC_URL`, `ALLOWED_HOSTS`): a DNS-rebinding page,
+   * or a proxy that forwards a name nobody configured. Answered before anything else, on HTTP and upgrades alike.
+   */
+  HOST_NOT_ALLOWED: 'HOST_NOT_ALLOWED',
   /** Valid credentials, but not allowed to do this (a viewer's admin request; a device speaking for another device). */
   FORBIDDEN: 'FORBIDDEN',
   /** Too many readings (per-device rate limit), login attempts or subscriptions: retry later (`retryAfterMs`). */
@@ -104,6 +109,7 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   MESSAGE_TOO_LARGE: 413,
   INVALID_TOPIC: 400,
   UNAUTHORIZED: 401,
+  HOST_NOT_ALLOWED: 421,
   FORBIDDEN: 403,
   RATE_LIMITED: 429,
   INVALID_REQUEST: 400,

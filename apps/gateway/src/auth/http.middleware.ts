@@ -3,7 +3,7 @@ import { ErrorCode, FieldlineError, isValidDeviceId } from '@fieldline/contracts
 import { sendHttpError } from '../common/error.filter';
 import { bearerToken } from './bearer-token';
 import type { DeviceAuth } from './device-auth.service';
-import { originAllowed } from './origin.policy';
+import { originAllowed, type OriginRules } from './origin.policy';
 
 /** The device a request to the ingest route was authenticated as (set by {@link deviceTokenMiddleware}). */
 export function authenticatedDevice(res: Response): string | undefined {
@@ -59,9 +59,9 @@ export function deviceTokenMiddleware(auth: DeviceAuth, refused: (code: ErrorCod
 }
 
 /** Refuses REST requests from browser origins that are neither the gateway's own nor in CORS_ORIGINS (403). */
-export function originMiddleware(allowlist: readonly string[]): RequestHandler {
+export function originMiddleware(rules: OriginRules): RequestHandler {
   return (req, res, next) => {
-    if (originAllowed(req.headers, allowlist)) return next();
+    if (originAllowed(req.headers, rules)) return next();
     sendHttpError(
       res,
       new FieldlineError(ErrorCode.FORBIDDEN, `origin ${String(req.headers.origin)} is not allowed (CORS_ORIGINS)`),

@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io';
 import { AUTH_EXPIRED_EVENT, type ErrorBody, ErrorCode, errorBody, FieldlineError } from '@fieldline/contracts';
 import type { OperatorAuth, OperatorClaims } from './operator-auth.service';
-import { originAllowed } from './origin.policy';
+import { originAllowed, type OriginRules } from './origin.policy';
 import type { SocketSecurity } from '../common/socket-io.adapter';
 
 /** The operator of a connected socket. */
@@ -15,9 +15,9 @@ export function socketOperator(socket: Socket): OperatorClaims | undefined {
  * disconnected. Requests to events no handler takes are answered `NOT_FOUND` when they carry an ack, so a client is
  * never left waiting.
  */
-export function socketSecurity(auth: OperatorAuth, corsOrigins: readonly string[]): SocketSecurity {
+export function socketSecurity(auth: OperatorAuth, origins: OriginRules): SocketSecurity {
   return {
-    allowRequest: (req) => originAllowed(req.headers, corsOrigins),
+    allowRequest: (req) => originAllowed(req.headers, origins),
     middleware: (socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       auth.verify(token).then(

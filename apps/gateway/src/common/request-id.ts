@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { REQUEST_ID_HEADER, REQUEST_ID_PATTERN } from '@fieldline/contracts';
 
@@ -10,11 +11,16 @@ type WithId = Request & { [ID]?: string };
  * id follows a request across systems), else a new one; sent back on the answer and put on the request's log lines.
  */
 export function requestIdMiddleware(req: Request, res: Response, next: NextFunction): void {
-  const given = req.headers[REQUEST_ID_HEADER];
-  const id = typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+  const id = requestIdFor(req.headers);
   (req as WithId)[ID] = id;
   res.setHeader(REQUEST_ID_HEADER, id);
   next();
+}
+
+/** The caller's `X-Request-Id` when it is a sane one, else a new one (also for answers given before Express). */
+export function requestIdFor(headers: IncomingHttpHeaders): string {
+  const given = headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
 }
 
 /** The id {@link requestIdMiddleware} gave the request (undefined before it ran). */

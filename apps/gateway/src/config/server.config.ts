@@ -1,6 +1,7 @@
+import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { checked, type Env, integer, list, matching, oneOf, parseSection, refuse, withDefault } from './env';
+import { checked, type Env, integer, list, matching, oneOf, parseSection, refuse, url, withDefault } from './env';
 
 /** An address block of trusted proxies (`10.0.0.0/8`, `::1/128`; a bare address is a block of one). */
 export interface AddressBlock {
@@ -17,11 +18,28 @@ export interface TrustProxy {
   proxies: AddressBlock[];
 }
 
+/** The host names the gateway answers to (the `Host` header); see auth/host.policy.ts for how they are matched. */
+export interface AllowedHosts {
+  /** `ALLOWED_HOSTS=*`: no check (a proxy in front checks `Host`). */
+  any: boolean;
+  /**
+   * Lower-case entries, each `name` (any port), `name:port` or `.suffix` (the name and every name below it). IP
+   * addresses and `localhost` are allowed besides these: a DNS-rebinding page always sends its own domain name.
+   */
+  names: string[];
+  /** Neither PUBLIC_URL nor ALLOWED_HOSTS is set: `names` are the defaults (this machine's name, HOST's name). */
+  defaulted: boolean;
+}
+
 /** The HTTP side of a node: where it listens, which browser origins it serves, how it logs. */
 export interface ServerConfig {
   /** HTTP port: REST, Socket.IO, WebSocket `/ingest`, dashboard (0 picks a free one). */
   port: number;
   host: string;
+  /** The URL operators open (`PUBLIC_URL`), without a trailing slash; null when unset. */
+  publicUrl: string | null;
+  /** Host names accepted in the `Host` header; any other is refused with 421 HOST_NOT_ALLOWED. */
+  hosts: AllowedHosts;
   /** Browser origins allowed besides the same origin (REST, Socket.IO, `/ingest`). */
   corsOrigins: string[];
   /** Null (the default): the client address is the socket's, and no header is believed. */
@@ -61,10 +79,22 @@ const block = checked((text): AddressBlock | { refused: string } => {
   return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
 });
 
+/** `name`, `name:port`, `.suffix` or `*`; a name is DNS labels (letters, digits, `-`, `_`). */
+const HOST_ENTRY = /^(\*|\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?(:\d{1,5})?)$/;
+const hostEntry = z
+  .string()
+  .transform((h) => h.toLowerCase())
+  .refine((h) => HOST_ENTRY.test(h), {
+    error: (iss) =>
+      `"${String(iss.input)}" is not a host name such as gw.example.com, gw.example.com:8443 or .example.com`,
+  });
+
 const schema = z
   .object({
     PORT: integer(3000, 0, 65535),
     HOST: withDefault('0.0.0.0', z.string()),
+    PUBLIC_URL: url(['http:', 'https:']),
+    ALLOWED_HOSTS: list(hostEntry),
     CORS_ORIGINS: list(origin),
     TRUST_PROXY_HEADER: matching('', /^$|^[A-Za-z0-9-]{1,64}$/, 'a header name such as x-forwarded-for'),
     TRUSTED_PROXIES: list(block),
@@ -87,6 +117,8 @@ const schema = z
     return {
       port: e.PORT,
       host: e.HOST,
+      publicUrl: e.PUBLIC_URL === null ? null : e.PUBLIC_URL.replace(/\/+$/, ''),
+      hosts: allowedHosts(e.PUBLIC_URL, e.ALLOWED_HOSTS, e.HOST),
       corsOrigins: e.CORS_ORIGINS,
       trustProxy: header === '' ? null : { header, proxies: e.TRUSTED_PROXIES },
       http: {
@@ -99,8 +131,19 @@ const schema = z
     };
   });
 
+function allowedHosts(publicUrl: string | null, listed: string[], bind: string): AllowedHosts {
+  const names = listed.filter((h) => h !== '*');
+  if (publicUrl !== null) names.unshift(new URL(publicUrl).hostname.toLowerCase());
+  if (publicUrl !== null || listed.length > 0) return { any: listed.includes('*'), names, defaulted: false };
+  // Quick start: the names this machine is reached by on a LAN. HOST given as a name is the one the start-up lines print.
+  const defaults = [hostname().toLowerCase()];
+  if (isIP(bind) === 0 && bind !== '') defaults.push(bind.toLowerCase());
+  return { any: false, names: defaults, defaulted: true };
+}
+
 /**
- * `PORT`, `HOST`, `CORS_ORIGINS`, `TRUST_PROXY_HEADER`, `TRUSTED_PROXIES`, `LOG_LEVEL`, `LOG_FORMAT`,
- * `HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`, `HTTP_KEEP_ALIVE_TIMEOUT_MS`, `HTTP_CONNECTIONS_PER_ADDRESS`.
+ * `PORT`, `HOST`, `PUBLIC_URL`, `ALLOWED_HOSTS`, `CORS_ORIGINS`, `TRUST_PROXY_HEADER`, `TRUSTED_PROXIES`, `LOG_LEVEL`,
+ * `LOG_FORMAT`, `HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`, `HTTP_KEEP_ALIVE_TIMEOUT_MS`,
+ * `HTTP_CONNECTIONS_PER_ADDRESS`.
  */
 export const loadServerConfig = (env: Env): ServerConfig => parseSection(schema, env);

@@ -76,15 +76,10 @@ import { WsIngestTransport } from './ws.transport';
         const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
           presence.markOffline(deviceId),
         );
-        const ws = new WsIngestTransport(
-          pipeline,
-          logger('WsIngest'),
-          devices,
-          config.server.corsOrigins,
-          heartbeat,
-          undefined,
-          { connections: config.devices.wsConnections, replyBufferBytes: config.devices.wsReplyBufferBytes },
-        );
+        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server, heartbeat, undefined, {
+          connections: config.devices.wsConnections,
+          replyBufferBytes: config.devices.wsReplyBufferBytes,
+        });
         const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
         registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
         return new DeviceTransports(all);

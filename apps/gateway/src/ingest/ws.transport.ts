@@ -16,7 +16,7 @@ import {
 } from '@fieldline/contracts';
 import { bearerToken } from '../auth/bearer-token';
 import type { DeviceAuth } from '../auth/device-auth.service';
-import { originAllowed } from '../auth/origin.policy';
+import { originAllowed, type OriginRules, SAME_ORIGIN_ANY_HOST } from '../auth/origin.policy';
 import { rawSocketOf } from '../common/third-party.patches';
 import type { DeviceTransport, TransportContext } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
@@ -61,7 +61,7 @@ export class WsIngestTransport implements DeviceTransport {
     private readonly pipeline: IngestPipeline,
     private readonly log: Logger,
     private readonly devices: DeviceAuth,
-    private readonly corsOrigins: readonly string[] = [],
+    private readonly origins: OriginRules = SAME_ORIGIN_ANY_HOST,
     /** Pings connections and cuts silent ones (see ws.heartbeat.ts); null: no heartbeat. */
     private readonly heartbeat: WsHeartbeat | null = null,
     private readonly socketIoPath = '/socket.io/',
@@ -133,7 +133,7 @@ export class WsIngestTransport implements DeviceTransport {
     if (rawPath !== INGEST_PATH)
       return refuseUpgrade(socket, 404, ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}`);
     if (this.closing) return refuseUpgrade(socket, 503, ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
-    if (!originAllowed(req.headers, this.corsOrigins)) {
+    if (!originAllowed(req.headers, this.origins)) {
       return this.refuse(socket, 403, ErrorCode.FORBIDDEN, `origin ${String(req.headers.origin)} is not allowed`);
     }
     const claimed = url.searchParams.get('deviceId') ?? undefined;

@@ -517,7 +517,7 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
         Promise.all(
           Array.from(
             { length: 6 },
-            () => rawHttp(port, 'GET /health HTTP/1.1\r\nHost: x\r\n', { trickle: 'X-a: b\r\n', everyMs: 100 }).closed,
+            () => rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n', { trickle: 'X-a: b\r\n', everyMs: 100 }).closed,
           ),
         ),
       );
@@ -531,7 +531,7 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
   it('a body trickled after the headers is cut after HTTP_REQUEST_TIMEOUT_MS (408)', async () => {
     const c = await rawHttp(
       port,
-      `POST ${AuthPath.login} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n`,
+      `POST ${AuthPath.login} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n`,
       { trickle: ' ', everyMs: 100 },
     ).closed;
     expect(c.answer).toMatch(/^HTTP\/1\.1 408/);
@@ -545,7 +545,7 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
       const localAddress = '127.0.0.3';
       const idle = Array.from({ length: 7 }, () => rawHttp(port, '', { localAddress }));
       await sleep(100);
-      const eighth = rawHttp(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress });
+      const eighth = rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', { localAddress });
       expect((await eighth.closed).answer).toMatch(/^HTTP\/1\.1 200/);
       const held = rawHttp(port, '', { localAddress }); // the eighth again, held open
       await sleep(100);
@@ -553,7 +553,7 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
         Promise.all(
           Array.from(
             { length: 50 },
-            () => rawHttp(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n', { localAddress }).closed,
+            () => rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', { localAddress }).closed,
           ),
         ),
       );
@@ -570,7 +570,7 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
     const localAddress = '127.0.0.4';
     const idle = Array.from({ length: 20 }, () => rawHttp(port, '', { localAddress }));
     await sleep(100);
-    const served = await rawHttp(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', {
+    const served = await rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', {
       localAddress,
     }).closed;
     expect(served.answer).toMatch(/^HTTP\/1\.1 200/);
@@ -580,7 +580,7 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
   it('an operator route with a body but no token is answered 401 before the body is read', async () => {
     const big = await rawHttp(
       port,
-      `POST ${AuthPath.devices} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12000\r\n\r\n{"deviceId":`,
+      `POST ${AuthPath.devices} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 12000\r\n\r\n{"deviceId":`,
     ).closed;
     expect(big.answer).toMatch(/^HTTP\/1\.1 401/);
     expect(big.answer).toMatch(/connection: close/i);
@@ -588,14 +588,14 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
     // Login reads its body, but one larger than 16 KiB is refused from its Content-Length before it arrives.
     const login = await rawHttp(
       port,
-      `POST ${AuthPath.login} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n`,
+      `POST ${AuthPath.login} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n`,
     ).answered;
     expect(login.answer).toMatch(/^HTTP\/1\.1 413/);
     expect(login.afterMs).toBeLessThan(1000);
     // Device ingest: the token is checked before the body.
     const ingest = await rawHttp(
       port,
-      `POST /api/devices/x/readings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n`,
+      `POST /api/devices/x/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n`,
     ).answered;
     expect(ingest.answer).toMatch(/^HTTP\/1\.1 401/);
     expect(ingest.afterMs).toBeLessThan(1000);
