@@ -517,7 +517,9 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
         Promise.all(
           Array.from(
             { length: 6 },
-            () => rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n', { trickle: 'X-a: b\r\n', everyMs: 100 }).closed,
+            () =>
+              rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n', { trickle: 'X-a: b\r\n', everyMs: 100 })
+                .closed,
           ),
         ),
       );
@@ -545,7 +547,9 @@ describe('device budgets: slow requests before authentication (HTTP)', () => {
       const localAddress = '127.0.0.3';
       const idle = Array.from({ length: 7 }, () => rawHttp(port, '', { localAddress }));
       await sleep(100);
-      const eighth = rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', { localAddress });
+      const eighth = rawHttp(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', {
+        localAddress,
+      });
       expect((await eighth.closed).answer).toMatch(/^HTTP\/1\.1 200/);
       const held = rawHttp(port, '', { localAddress }); // the eighth again, held open
       await sleep(100);
