@@ -18,6 +18,7 @@ import { limitHttpServer } from './common/http-limits';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
+import { SocketBudget } from './common/socket-budget';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
 import { Readiness } from './health/readiness';
@@ -77,7 +78,11 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     help: 'HTTP connections refused (503) because their address held HTTP_CONNECTIONS_PER_ADDRESS already.',
     read: () => httpLimits.refusedConnections,
   });
-  const operatorSecurity = socketSecurity(operators, server);
+  const budget = app.get(SocketBudget);
+  // An authenticated socket counts against its operator's budget (sockets, requests per second).
+  const operatorSecurity = socketSecurity(operators, server, (socket, claims, next) =>
+    budget.admit(socket, claims.username, next),
+  );
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
