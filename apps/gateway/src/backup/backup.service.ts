@@ -58,7 +58,9 @@ export class BackupService {
     const target = this.targetOf(dir, startedAt);
     if (this.running) throw new FieldlineError(ErrorCode.CONFLICT, 'a backup is being taken; retry when it is done');
     const run = this.take(state, store, target, startedAt);
-    this.running = run.finally(() => (this.running = null));
+    const done = (): void => void (this.running = null);
+    // Its own chain, handled: the caller gets the rejection, an unhandled copy would stop the process.
+    this.running = run.then(done, done);
     return run;
   }
 
