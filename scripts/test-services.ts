@@ -480,26 +480,16 @@ export async function startRestartable(
       proc = r.proc;
       return r.url;
     };
-  } else if (name === 'postgres') {
-    let port: number | undefined;
-    launch = async () => {
-      const r = await startPostgres(dir, port);
-      port = r.port;
-      proc = r.proc;
-      return r.url;
-    };
-  } else if (name === 'redis') {
-    let port: number | undefined;
-    launch = async () => {
-      const r = await startRedis(dir, port);
-      port = r.port;
-      proc = r.proc;
-      return r.url;
-    };
   } else {
+    // Again on the port of the first start, so that the URL the test handed out stays right.
+    const starts = {
+      postgres: (p?: number) => startPostgres(dir, p),
+      redis: (p?: number) => startRedis(dir, p),
+      mosquitto: (p?: number) => startMosquitto(dir, p, opts.mosquittoConf),
+    };
     let port: number | undefined;
     launch = async () => {
-      const r = await startMosquitto(dir, port, opts.mosquittoConf);
+      const r = await starts[name](port);
       port = r.port;
       proc = r.proc;
       return r.url;
