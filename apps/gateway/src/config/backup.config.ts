@@ -8,11 +8,9 @@ export interface BackupConfig {
   dir: string | null;
 }
 
-const schema = z
-  .object({ BACKUP_DIR: text(null) })
-  .transform((e): BackupConfig => ({
-    dir: e.BACKUP_DIR === null || isAbsolute(e.BACKUP_DIR) ? e.BACKUP_DIR : resolve(e.BACKUP_DIR),
-  }));
+const schema = z.object({ BACKUP_DIR: text(null) }).transform((e): BackupConfig => ({
+  dir: e.BACKUP_DIR === null || isAbsolute(e.BACKUP_DIR) ? e.BACKUP_DIR : resolve(e.BACKUP_DIR),
+}));
 
 /** `BACKUP_DIR`. */
 export const loadBackupConfig = (env: Env): BackupConfig => parseSection(schema, env);

@@ -219,6 +219,8 @@ describeWithServices('fault: the state store’s servers', () => {
         expect(http.during).toBeGreaterThan(OUTAGE_S);
         expect(http.duringAccepted).toBe(http.during);
         expect(metric(m1, key('stale')) - metric(m0, key('stale'))).toBeGreaterThan(0);
+        expect(metric(m1, unavailable) - metric(m0, unavailable)).toBeGreaterThan(0);
+        expect(metric(m1, 'fieldline_device_token_cache_entries{kind="known"}')).toBe(WS_DEVICES + 1);
         // Nothing half-written: the same registrations and tokens, no new device, labels unchanged.
         expect(registrationsAfter).toEqual(registrationsBefore);
         expect(newOne.status).toBe(404);
