@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
+import { BackupModule } from './backup/backup.module';
 import type { GatewayConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -27,6 +28,7 @@ export class AppModule {
         IngestModule,
         HealthModule,
         ExportModule,
+        BackupModule,
         OpenApiModule,
         DashboardModule,
       ],

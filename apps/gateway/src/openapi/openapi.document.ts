@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS, LineProtocolPath } from '@fieldline/contracts';
+import {
+  AuthPath,
+  BackupPath,
+  ErrorCode,
+  HTTP_STATUS_OF,
+  INGEST_PATH,
+  LIMITS,
+  LineProtocolPath,
+} from '@fieldline/contracts';
 import { HISTORY_QUERY, type SchemaName, SCHEMAS } from './openapi.schemas';
 
 type Json = Record<string, unknown>;
@@ -114,7 +122,7 @@ const tokenRoute = (method: Method, summary: string, ok: Op['ok'][string]): Op =
   security: 'admin',
   params: [idParam],
   ok: { '200': ok },
-  errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND, ErrorCode.STATE_UNAVAILABLE],
 });
 
 /** Every route of the gateway. The Nest routes are checked against this list by `openapi.e2e-spec.ts`. */
@@ -192,6 +200,7 @@ export const OPERATIONS: readonly Op[] = [
       ErrorCode.INVALID_REQUEST,
       ErrorCode.MALFORMED_JSON,
       ErrorCode.CONFLICT,
+      ErrorCode.STATE_UNAVAILABLE,
     ],
   },
   {
@@ -223,7 +232,13 @@ export const OPERATIONS: readonly Op[] = [
     params: [idParam],
     body: { schema: 'DeviceMetaPatch' },
     ok: { '200': { description: 'labels and metric metadata', content: json(ref('DeviceMeta')) } },
-    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+    errors: [
+      ...ADMIN_ERRORS,
+      ErrorCode.INVALID_DEVICE_ID,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.NOT_FOUND,
+      ErrorCode.STATE_UNAVAILABLE,
+    ],
   },
   tokenRoute('post', "Rotate a device's token (admin); its open connections are closed", {
     description: 'the new token, shown this once',
@@ -377,6 +392,52 @@ export const OPERATIONS: readonly Op[] = [
       '200': { description: 'exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
     },
     errors: AUTH_ERRORS,
+  },
+  {
+    method: 'post',
+    path: BackupPath,
+    tag: 'operations',
+    summary:
+      'Online backup of embedded mode (admin): flushes buffered readings, then copies the state (SQLite) and the ' +
+      'readings (DuckDB) into a new directory under BACKUP_DIR (docs/backup.md)',
+    security: 'admin',
+    body: {
+      schema: {
+        type: 'object',
+        properties: { dir: { type: 'string', description: 'relative to BACKUP_DIR, or absolute inside it' } },
+      },
+    },
+    ok: {
+      '201': {
+        description: 'the backup directory and its manifest',
+        content: json({
+          type: 'object',
+          properties: {
+            dir: { type: 'string' },
+            startedAt: { type: 'integer' },
+            finishedAt: { type: 'integer' },
+            flushed: { type: 'integer', minimum: 0 },
+            migrations: { type: 'array', items: { type: 'string' } },
+            files: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { name: { type: 'string' }, bytes: { type: 'integer', minimum: 0 } },
+                required: ['name', 'bytes'],
+              },
+            },
+          },
+          required: ['dir', 'startedAt', 'finishedAt', 'flushed', 'migrations', 'files'],
+        }),
+      },
+    },
+    errors: [
+      ...ADMIN_ERRORS,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.CONFLICT,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
   },
   lineProtocolWrite(LineProtocolPath.write, false),
   lineProtocolWrite(LineProtocolPath.writeV2, true),
