@@ -50,15 +50,15 @@ interface CachedUser {
   role: OperatorRole;
   hash: string;
   disabled: boolean;
-  /** Access tokens issued before this epoch second are refused (the last password change; 0: none yet). */
-  notBeforeS: number;
+  /** Access tokens issued before this epoch ms are refused (the last password change; 0: none yet). */
+  notBefore: number;
 }
 
 const cachedOf = (u: StoredUser): CachedUser => ({
   role: u.role,
   hash: u.passwordHash,
   disabled: u.disabledAt !== null,
-  notBeforeS: u.passwordChangedAt > u.createdAt ? Math.floor(u.passwordChangedAt / 1000) : 0,
+  notBefore: u.passwordChangedAt > u.createdAt ? u.passwordChangedAt : 0,
 });
 
 /** Where OperatorAuth keeps users and sessions, and whom it tells of changes. */
@@ -347,7 +347,9 @@ export class OperatorAuth {
   /** Signs a token for a user; `sessionId` ties it to a session, so that it ends with a logout. */
   sign(username: string, role: OperatorRole, ttlS = this.ttlS, sessionId?: string): Promise<string> {
     const iat = Math.floor(this.now() / 1000);
-    return new SignJWT(sessionId === undefined ? { role } : { role, sid: sessionId })
+    // `iat` counts seconds; `iatMs` tells a token issued just before a password change from one just after.
+    const claims = { role, iatMs: this.now(), ...(sessionId === undefined ? {} : { sid: sessionId }) };
+    return new SignJWT(claims)
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setSubject(username)
       .setIssuer(JWT_ISSUER)
@@ -386,7 +388,8 @@ export class OperatorAuth {
       throw new FieldlineError(ErrorCode.UNAUTHORIZED, 'invalid token');
     if (user.disabled) throw new FieldlineError(ErrorCode.UNAUTHORIZED, 'this user is disabled');
     const sid = payload.sid;
-    if (payload.iat! < user.notBeforeS || (typeof sid === 'string' && this.endedSessions.has(sid)))
+    const issuedAt = typeof payload.iatMs === 'number' ? payload.iatMs : payload.iat! * 1000 + 999;
+    if (issuedAt < user.notBefore || (typeof sid === 'string' && this.endedSessions.has(sid)))
       throw new FieldlineError(ErrorCode.UNAUTHORIZED, 'this session has ended; log in again');
     return { username: payload.sub!, role, expiresAt: payload.exp! * 1000 };
   }

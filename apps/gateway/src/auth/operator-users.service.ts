@@ -88,7 +88,7 @@ export class OperatorUsers {
     const role = b.role === undefined ? undefined : roleOf(b.role);
     if (b.disabled !== undefined && typeof b.disabled !== 'boolean')
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, '"disabled" must be true or false');
-    const disabled = b.disabled as boolean | undefined;
+    const disabled = b.disabled;
     if (role === undefined && disabled === undefined)
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must have "role" and/or "disabled"');
     const before = await this.existing(username);
