@@ -50,7 +50,8 @@ export class AuthService {
 
   /** A login's (or password change's) answer: both tokens. */
   signIn(res: LoginResponse): void {
-    this.setRefreshToken(res.refreshToken);
+    // A gateway of an older version answers no refresh token: the session then ends with its access token.
+    this.setRefreshToken(typeof res.refreshToken === 'string' ? res.refreshToken : null);
     this.setToken(res.accessToken);
   }
 
@@ -81,9 +82,15 @@ export class AuthService {
     return this.inFlight;
   }
 
-  /** Refreshes, or signs out when that cannot be done. */
-  async refreshOrSignOut(): Promise<void> {
-    if (!(await this.refresh())) this.signOut('expired');
+  /** Refreshes, or signs out when that cannot be done (at once when there is no refresh token). */
+  refreshOrSignOut(): Promise<void> {
+    if (!this.canRefresh()) {
+      this.signOut('expired');
+      return Promise.resolve();
+    }
+    return this.refresh().then((ok) => {
+      if (!ok) this.signOut('expired');
+    });
   }
 
   /** True while a token is set that has not expired yet. */
