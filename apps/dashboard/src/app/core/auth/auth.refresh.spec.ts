@@ -78,9 +78,7 @@ describe('AuthService refresh tokens', () => {
     const req = firstValueFrom(http.get('/api/devices')).catch((e: unknown) => e);
     backend.expectOne('/api/devices').flush({ code: 'UNAUTHORIZED' }, { status: 401, statusText: 'Unauthorized' });
     await settle();
-    backend
-      .expectOne('/api/auth/refresh')
-      .flush({ code: 'UNAUTHORIZED' }, { status: 401, statusText: 'Unauthorized' });
+    backend.expectOne('/api/auth/refresh').flush({ code: 'UNAUTHORIZED' }, { status: 401, statusText: 'Unauthorized' });
     await req;
     expect(auth.token()).toBeNull();
     expect(localStorage.getItem('fieldline.refresh')).toBeNull();
@@ -99,7 +97,10 @@ describe('AuthService refresh tokens', () => {
   it('refreshes shortly before the access token expires instead of signing out', async () => {
     jest.useFakeTimers({ now: Date.now() });
     try {
-      auth.signIn({ ...pair('olga', 'r1'), accessToken: tokenFor('olga', Math.floor(Date.now() / 1000) + 30) } as never);
+      auth.signIn({
+        ...pair('olga', 'r1'),
+        accessToken: tokenFor('olga', Math.floor(Date.now() / 1000) + 30),
+      } as never);
       TestBed.tick();
       jest.advanceTimersByTime(20_500);
       const refresh = backend.expectOne('/api/auth/refresh');

@@ -39,7 +39,8 @@ export class AuthService {
     effect((onCleanup) => {
       const s = this.session();
       if (s === null) return;
-      const lead = this.refreshToken === null ? 0 : REFRESH_LEAD_MS;
+      // Half the time left at most, so that a short JWT_TTL does not refresh in a loop.
+      const lead = this.refreshToken === null ? 0 : Math.min(REFRESH_LEAD_MS, (s.expiresAt - Date.now()) / 2);
       const timer = setTimeout(
         () => void this.refreshOrSignOut(),
         Math.min(Math.max(0, s.expiresAt - lead - Date.now()), 2 ** 31 - 1),

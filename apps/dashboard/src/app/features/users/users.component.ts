@@ -29,8 +29,7 @@ interface Shown {
       <h1>Users</h1>
       @if (shown(); as s) {
         <p class="shown" role="status" data-users="password">
-          New password for <strong>{{ s.username }}</strong
-          >: <code>{{ s.password }}</code> — shown this once.
+          New password for <strong>{{ s.username }}</strong>: <code>{{ s.password }}</code> — shown this once.
         </p>
       }
       @if (error(); as e) {
@@ -74,9 +73,7 @@ interface Shown {
                 >
                   {{ u.disabledAt === null ? 'Disable' : 'Enable' }}
                 </button>
-                <button type="button" data-users="reset" [disabled]="busy()" (click)="reset(u)">
-                  Reset password
-                </button>
+                <button type="button" data-users="reset" [disabled]="busy()" (click)="reset(u)">Reset password</button>
               </td>
             </tr>
           }
@@ -203,9 +200,7 @@ export class UsersComponent {
   }
 
   protected reset(user: OperatorUser): void {
-    this.run(this.http.post<NewPasswordResponse>(userPasswordPath(user.username), {}), (res) =>
-      this.showPassword(res),
-    );
+    this.run(this.http.post<NewPasswordResponse>(userPasswordPath(user.username), {}), (res) => this.showPassword(res));
   }
 
   private showPassword(res: NewPasswordResponse): void {
