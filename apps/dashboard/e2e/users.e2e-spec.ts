@@ -87,13 +87,13 @@ describe('dashboard users page in Chromium', () => {
     await signIn(page, 'admin', TEST_ADMIN_PASSWORD);
     await page.waitForURL(`${gw.url}/`);
     await page.click('[data-session="password"]');
-    await page.fill('input[name="current-password"]', 'wrong-password');
-    await page.fill('input[name="new-password"]', 'admin-new-browser-pw');
-    await page.fill('input[name="confirm-password"]', 'admin-new-browser-pw');
+    await page.fill('input[name="pw-current"]', 'wrong-password');
+    await page.fill('input[name="pw-new"]', 'admin-new-browser-pw');
+    await page.fill('input[name="pw-confirm"]', 'admin-new-browser-pw');
     await page.click('dialog button[type="submit"]');
     await page.waitForSelector('[data-password="error"]');
     expect(await page.textContent('[data-password="error"]')).toContain('current password is wrong');
-    await page.fill('input[name="current-password"]', TEST_ADMIN_PASSWORD);
+    await page.fill('input[name="pw-current"]', TEST_ADMIN_PASSWORD);
     await page.click('dialog button[type="submit"]');
     await page.waitForSelector('[data-password="done"]');
     await page.waitForSelector('.conn[data-state="connected"]');

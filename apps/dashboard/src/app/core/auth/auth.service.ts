@@ -75,7 +75,10 @@ export class AuthService {
           return true;
         },
         () => {
-          if (this.refreshToken === token) this.setRefreshToken(null);
+          // Signed in anew meanwhile (a password change answers a new session while the gateway cuts the old one's
+          // sockets): that session stands.
+          if (this.refreshToken !== token) return this.tokenState() !== null;
+          this.setRefreshToken(null);
           return false;
         },
       )

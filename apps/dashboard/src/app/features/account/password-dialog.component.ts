@@ -26,7 +26,7 @@ import { AuthService } from '../../core/auth/auth.service';
         <label
           >Current password
           <input
-            name="current-password"
+            name="pw-current"
             type="password"
             autocomplete="current-password"
             [value]="current()"
@@ -35,7 +35,7 @@ import { AuthService } from '../../core/auth/auth.service';
         <label
           >New password (at least {{ min }} characters)
           <input
-            name="new-password"
+            name="pw-new"
             type="password"
             autocomplete="new-password"
             [value]="next()"
@@ -44,7 +44,7 @@ import { AuthService } from '../../core/auth/auth.service';
         <label
           >New password again
           <input
-            name="confirm-password"
+            name="pw-confirm"
             type="password"
             autocomplete="new-password"
             [value]="confirm()"
