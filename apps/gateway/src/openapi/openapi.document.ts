@@ -636,7 +636,9 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
-    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'users'].map((name) => ({ name })),
+    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'users'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas,
