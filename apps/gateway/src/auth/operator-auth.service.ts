@@ -42,6 +42,9 @@ export interface LoginOrigin {
   userAgent?: string;
 }
 
+/** How often expired sessions are deleted from the store. */
+const PRUNE_EVERY_MS = 3_600_000;
+
 /** Default lifetime of a refresh token (REFRESH_TTL), seconds. */
 export const DEFAULT_REFRESH_TTL_S = 30 * 86_400;
 
@@ -172,6 +175,9 @@ export class OperatorAuth {
     const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
     const auth = new OperatorAuth(users, dummyHash, config, now, { ...deps, store });
     await auth.bus?.subscribe((change) => void auth.apply(change.username, change.session, false));
+    // Expired sessions are of no use, not even to detect reuse (an expired token is refused anyway): forget them.
+    await store.pruneSessions(now());
+    setInterval(() => void store.pruneSessions(now()).catch(() => undefined), PRUNE_EVERY_MS).unref();
     return auth;
   }
 

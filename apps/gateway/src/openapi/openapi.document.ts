@@ -181,7 +181,7 @@ export const OPERATIONS: readonly Op[] = [
     security: 'public',
     body: { schema: 'RefreshRequest' },
     ok: { '200': { description: 'a new access token and refresh token', content: json(ref('LoginResponse')) } },
-    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED],
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.STORE_UNAVAILABLE],
   },
   {
     method: 'post',
@@ -191,7 +191,7 @@ export const OPERATIONS: readonly Op[] = [
     security: 'public',
     body: { schema: 'RefreshRequest' },
     ok: { '204': { description: 'ended (or there was no such session)' } },
-    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.STORE_UNAVAILABLE],
   },
   {
     method: 'post',
@@ -202,7 +202,13 @@ export const OPERATIONS: readonly Op[] = [
     security: 'operator',
     body: { schema: 'ChangePasswordRequest' },
     ok: { '200': { description: 'a new session', content: json(ref('LoginResponse')) } },
-    errors: [...AUTH_ERRORS, ErrorCode.FORBIDDEN, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+    errors: [
+      ...AUTH_ERRORS,
+      ErrorCode.FORBIDDEN,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
   },
   {
     method: 'get',
