@@ -142,7 +142,7 @@ export const OPERATIONS: readonly Op[] = [
     description:
       'Failed logins are throttled per user name across addresses (a delay that doubles past a free budget) and per ' +
       'client address; a flood beyond the hashing queue is refused at once. Sets the known-client cookie ' +
-      '`fieldline_client`, which exempts this browser from delays caused by guesses elsewhere (docs/security-login.md).',
+      '`fieldline_client`, which exempts this browser from delays caused by guesses elsewhere (docs/security.md#login-against-guessing-and-floods).',
     errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED],
   },
   {
