@@ -30,6 +30,18 @@ export const RestRoute = {
   unlock: AuthPath.unlock,
   /** `GET` (admin) every registration. */
   registrations: AuthPath.registrations,
+  /** `POST` trades a refresh token for a new access token. */
+  refresh: AuthPath.refresh,
+  /** `POST` ends a session (revokes its refresh token). */
+  logout: AuthPath.logout,
+  /** `POST` changes the caller's own password. */
+  password: AuthPath.password,
+  /** `GET` (admin) every user; `POST` (admin) adds one. */
+  users: AuthPath.users,
+  /** `PATCH` (admin) changes a user's role or disables/enables it; `DELETE` (admin) removes it. */
+  user: '/api/users/:username',
+  /** `POST` (admin) resets a user's password. */
+  userPassword: '/api/users/:username/password',
   /** Readiness (alias of {@link RestRoute.ready}). */
   health: '/health',
   /** Readiness: 200 ok, 503 degraded or unavailable. */

@@ -1,5 +1,5 @@
 import type { Routes } from '@angular/router';
-import { authGuard } from './core/auth/auth.guard';
+import { adminGuard, authGuard } from './core/auth/auth.guard';
 import { FleetComponent } from './features/fleet/fleet.component';
 import { LoginComponent } from './features/login/login.component';
 
@@ -12,6 +12,12 @@ export const routes: Routes = [
     // Chart.js comes with the device view only: the fleet view loads without it.
     loadComponent: () => import('./features/device/device.component').then((m) => m.DeviceComponent),
     title: (route) => `${route.paramMap.get('id') ?? 'Device'} · Fieldline`,
+  },
+  {
+    path: 'users',
+    canActivate: [authGuard, adminGuard],
+    loadComponent: () => import('./features/users/users.component').then((m) => m.UsersComponent),
+    title: 'Users · Fieldline',
   },
   { path: '**', redirectTo: '' },
 ];

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
 import {
   AuthPath,
@@ -11,6 +12,7 @@ import {
   type OperatorSession,
   RestRoute,
   type UnlockResponse,
+  UserAuditAction,
 } from '@fieldline/contracts';
 import { AdminOnly, Public } from '../common/access';
 import { ClientAddresses } from '../common/client-address';
@@ -18,6 +20,13 @@ import { CONFIG, type GatewayConfig } from '../config/config';
 import { operatorOf } from './auth.guard';
 import { cookieValue } from './login-throttle';
 import { OperatorAuth } from './operator-auth.service';
+import { type Actor, OperatorUsers } from './operator-users.service';
+import { AUDIT_SINK } from '../state/state.module';
+import type { AuditSink } from '../state/audit.sink';
+
+const userAgentOf = (headers: IncomingHttpHeaders): string | undefined => headers['user-agent']?.slice(0, 256);
+const refreshTokenOf = (body: unknown): unknown =>
+  (typeof body === 'object' && body !== null ? (body as { refreshToken?: unknown }) : {}).refreshToken;
 
 /** Operator login. The token goes in `Authorization: Bearer` (REST) and `auth: {token}` (Socket.IO). */
 @Controller()
@@ -26,7 +35,9 @@ export class AuthController {
 
   constructor(
     private readonly auth: OperatorAuth,
+    private readonly users: OperatorUsers,
     @Inject(CONFIG) config: GatewayConfig,
+    @Inject(AUDIT_SINK) private readonly audit: AuditSink,
   ) {
     this.addresses = new ClientAddresses(config.server.trustProxy);
   }
@@ -42,6 +53,7 @@ export class AuthController {
     const b = (typeof body === 'object' && body !== null ? body : {}) as Partial<Record<keyof LoginRequest, unknown>>;
     const origin = {
       address: this.addresses.of(req.socket.remoteAddress, req.headers),
+      userAgent: userAgentOf(req.headers),
       knownClient:
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE_SECURE) ??
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
@@ -57,6 +69,41 @@ export class AuthController {
       maxAge: this.auth.knownClientMaxAgeS * 1000,
     });
     return session;
+  }
+
+  /** A new access token for a refresh token, and the next refresh token (the one given is spent). */
+  @Public()
+  @Post(RestRoute.refresh)
+  @HttpCode(200)
+  refresh(@Body() body: unknown, @Req() req: Request): Promise<LoginResponse> {
+    const origin = {
+      address: this.addresses.of(req.socket.remoteAddress, req.headers),
+      userAgent: userAgentOf(req.headers),
+    };
+    return this.auth.refresh(refreshTokenOf(body), origin);
+  }
+
+  /** Ends the session of a refresh token (the token is the credential: no access token needed, it may have expired). */
+  @Public()
+  @Post(RestRoute.logout)
+  @HttpCode(204)
+  async logout(@Body() body: unknown, @Req() req: Request): Promise<void> {
+    const username = await this.auth.logout(refreshTokenOf(body));
+    if (username !== null)
+      await this.audit.record({
+        actor: username,
+        action: UserAuditAction.logout,
+        target: username,
+        from: this.addresses.of(req.socket.remoteAddress, req.headers),
+        ok: true,
+      });
+  }
+
+  /** The caller changes their own password; answers a new session, every other one ends. */
+  @Post(RestRoute.password)
+  @HttpCode(200)
+  password(@Body() body: unknown, @Req() req: Request): Promise<LoginResponse> {
+    return this.users.changeOwnPassword(actorOf(req, this.addresses), body);
   }
 
   @Get(RestRoute.me)
@@ -76,4 +123,13 @@ export class AuthController {
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must be {"username": string}');
     return { username: name, failures: this.auth.unlock(name) };
   }
+}
+
+/** The operator of a guarded request, with where the request came from. */
+export function actorOf(req: Request, addresses: ClientAddresses): Actor {
+  return {
+    username: operatorOf(req)!.username,
+    from: addresses.of(req.socket.remoteAddress, req.headers),
+    userAgent: userAgentOf(req.headers),
+  };
 }

@@ -125,6 +125,18 @@ const tokenRoute = (method: Method, summary: string, ok: Op['ok'][string]): Op =
   errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND, ErrorCode.STATE_UNAVAILABLE],
 });
 
+const usernameParam: Json = {
+  name: 'username',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' },
+};
+const USER_ERRORS = [...ADMIN_ERRORS, ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE];
+const newPassword = (description: string): Op['ok'][string] => ({
+  description,
+  content: json(ref('NewPasswordResponse')),
+});
+
 /** Every route of the gateway. The Nest routes are checked against this list by `openapi.e2e-spec.ts`. */
 export const OPERATIONS: readonly Op[] = [
   {
@@ -165,6 +177,107 @@ export const OPERATIONS: readonly Op[] = [
       },
     },
     errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+  },
+  {
+    method: 'post',
+    path: AuthPath.refresh,
+    tag: 'auth',
+    summary: 'Trade a refresh token for a new access token and the next refresh token',
+    description:
+      'Each refresh token works once. Presenting one that was already traded ends its whole session (every token ' +
+      'rotated from the same login), since it means the token was copied.',
+    security: 'public',
+    body: { schema: 'RefreshRequest' },
+    ok: { '200': { description: 'a new access token and refresh token', content: json(ref('LoginResponse')) } },
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.logout,
+    tag: 'auth',
+    summary: "End a session: its refresh token and the session's access tokens stop working",
+    security: 'public',
+    body: { schema: 'RefreshRequest' },
+    ok: { '204': { description: 'ended (or there was no such session)' } },
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.password,
+    tag: 'auth',
+    summary: 'Change your own password',
+    description: 'Every session of the user ends, this one too; the answer is a new session for the caller.',
+    security: 'operator',
+    body: { schema: 'ChangePasswordRequest' },
+    ok: { '200': { description: 'a new session', content: json(ref('LoginResponse')) } },
+    errors: [
+      ...AUTH_ERRORS,
+      ErrorCode.FORBIDDEN,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
+  },
+  {
+    method: 'get',
+    path: AuthPath.users,
+    tag: 'users',
+    summary: 'Every user, without password hashes (admin)',
+    security: 'admin',
+    ok: { '200': { description: 'users', content: json({ type: 'array', items: ref('OperatorUser') }) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.users,
+    tag: 'users',
+    summary: 'Add a user (admin)',
+    security: 'admin',
+    body: { schema: 'CreateUserRequest' },
+    ok: { '201': newPassword('added; a password the gateway made is shown this once') },
+    errors: [...USER_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.CONFLICT],
+  },
+  {
+    method: 'patch',
+    path: '/api/users/{username}',
+    tag: 'users',
+    summary: "Change a user's role, or disable or enable it (admin)",
+    description:
+      "A disabled user's refresh tokens are revoked and its open Socket.IO connections cut at once, on every node; " +
+      'a new role takes effect at once too (older access tokens are refused, the dashboard refreshes). The last ' +
+      'enabled admin cannot be disabled or demoted (409).',
+    security: 'admin',
+    params: [usernameParam],
+    body: { schema: 'UpdateUserRequest' },
+    ok: { '200': { description: 'the user', content: json(ref('OperatorUser')) } },
+    errors: [...USER_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.CONFLICT],
+  },
+  {
+    method: 'post',
+    path: '/api/users/{username}/password',
+    tag: 'users',
+    summary: "Reset a user's password (admin): the one given, or one the gateway makes",
+    description: 'Every session of the user ends; its sockets are cut.',
+    security: 'admin',
+    params: [usernameParam],
+    body: {
+      schema: {
+        type: 'object',
+        properties: { password: { type: 'string', minLength: 8, maxLength: 1024 } },
+      },
+    },
+    ok: { '200': newPassword('reset; a password the gateway made is shown this once') },
+    errors: [...USER_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+  },
+  {
+    method: 'delete',
+    path: '/api/users/{username}',
+    tag: 'users',
+    summary: 'Remove a user and its sessions (admin); the last enabled admin stays',
+    security: 'admin',
+    params: [usernameParam],
+    ok: { '204': { description: 'removed' } },
+    errors: [...USER_ERRORS, ErrorCode.CONFLICT],
   },
   {
     method: 'get',
@@ -590,7 +703,9 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
-    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations'].map((name) => ({ name })),
+    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'users'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas,

@@ -45,6 +45,37 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`create index devices_site on devices (site)`.execute(db);
     },
   },
+  '0002_operators': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('username', 'text', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('disabled_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('password_changed_at', 'bigint', (c) => c.notNull())
+        .addColumn('totp_secret', 'text')
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('family_id', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('rotated_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('user_agent', 'text')
+        .addColumn('address', 'text')
+        .execute();
+      await sql`create index sessions_family on sessions (family_id)`.execute(db);
+      await sql`create index sessions_user on sessions (user_id)`.execute(db);
+    },
+  },
 };
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -3,7 +3,12 @@ import { logger } from '../common/logger';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { MetricsRegistry, observeCounter } from '../metrics/metrics';
 import { openStateStore } from './open-state-store';
+import type { AuditSink } from './audit.sink';
 import { STATE_STORE } from './state.store';
+
+/** Nest injection token of the {@link AuditSink}; until the audit log provides one, records go nowhere. */
+export const AUDIT_SINK = Symbol('AUDIT_SINK');
+const NO_AUDIT: AuditSink = { record: () => Promise.resolve() };
 
 /**
  * The state store, opened and migrated as it is built (a store that cannot be reached or migrated stops the start);
@@ -29,7 +34,8 @@ import { STATE_STORE } from './state.store';
         return store;
       },
     },
+    { provide: AUDIT_SINK, useValue: NO_AUDIT },
   ],
-  exports: [STATE_STORE],
+  exports: [STATE_STORE, AUDIT_SINK],
 })
 export class StateModule {}
