@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
+  AuditAction,
   AuthPath,
   ErrorCode,
   FieldlineError,
@@ -18,6 +19,7 @@ import { CONFIG, type GatewayConfig } from '../config/config';
 import { operatorOf } from './auth.guard';
 import { cookieValue } from './login-throttle';
 import { OperatorAuth } from './operator-auth.service';
+import { auditRefusal, RequestAudit } from './request-audit';
 
 /** Operator login. The token goes in `Authorization: Bearer` (REST) and `auth: {token}` (Socket.IO). */
 @Controller()
@@ -27,6 +29,7 @@ export class AuthController {
   constructor(
     private readonly auth: OperatorAuth,
     @Inject(CONFIG) config: GatewayConfig,
+    private readonly audit: RequestAudit,
   ) {
     this.addresses = new ClientAddresses(config.server.trustProxy);
   }
@@ -46,7 +49,17 @@ export class AuthController {
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE_SECURE) ??
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
     };
-    const { session, knownClient } = await this.auth.authenticate(b.username, b.password, origin, b.totp);
+    // The name as claimed (escaped and cut by the log): a refused guess of an unknown name is recorded too.
+    const what = { action: AuditAction.login, actor: typeof b.username === 'string' ? b.username : null };
+    let outcome: Awaited<ReturnType<OperatorAuth['authenticate']>>;
+    try {
+      outcome = await this.auth.authenticate(b.username, b.password, origin, b.totp);
+    } catch (err) {
+      await this.audit.record(req, { ...what, details: auditRefusal(err) }, false);
+      throw err;
+    }
+    await this.audit.record(req, { ...what, details: { role: outcome.session.role } }, true);
+    const { session, knownClient } = outcome;
     // Over TLS the cookie is Secure and says so in its name; a plain-HTTP quick start on a LAN keeps it working.
     const tls = this.addresses.isTls(req.socket, req.headers);
     res.cookie(tls ? KNOWN_CLIENT_COOKIE_SECURE : KNOWN_CLIENT_COOKIE, knownClient, {
@@ -69,11 +82,13 @@ export class AuthController {
   @AdminOnly()
   @Post(RestRoute.unlock)
   @HttpCode(200)
-  unlock(@Body() body: unknown): UnlockResponse {
+  async unlock(@Body() body: unknown, @Req() req: Request): Promise<UnlockResponse> {
     const username = (typeof body === 'object' && body !== null ? body : {}) as { username?: unknown };
     const name = username.username;
     if (typeof name !== 'string' || name.length < 1 || name.length > 64)
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must be {"username": string}');
-    return { username: name, failures: this.auth.unlock(name) };
+    const failures = this.auth.unlock(name);
+    await this.audit.record(req, { action: AuditAction.unlock, target: name, details: { failures } }, true);
+    return { username: name, failures };
   }
 }

@@ -19,6 +19,8 @@ import { STATE_STORE, type StateStore } from '../state/state.store';
 import { importLegacyRegistries } from './device-registry.import';
 import { RedisRevocationBus } from './revocation-bus';
 import { StateDeviceRegistry } from './state.device-registry';
+import { AuditController } from '../state/audit.controller';
+import { RequestAudit } from './request-audit';
 
 /** Injection token of the per-device rate limiter ({@link TokenBucketLimiter}, or null when DEVICE_RATE=0). */
 export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
@@ -30,8 +32,9 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
 @Global()
 @Module({
   imports: [RedisModule, StateModule],
-  controllers: [AuthController, DeviceRegistryController, DeviceMetaController],
+  controllers: [AuthController, DeviceRegistryController, DeviceMetaController, AuditController],
   providers: [
+    RequestAudit,
     {
       provide: OperatorAuth,
       inject: [CONFIG, MetricsRegistry],
@@ -94,6 +97,6 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
     },
     { provide: APP_GUARD, useClass: OperatorGuard },
   ],
-  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER],
+  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER, RequestAudit],
 })
 export class AuthModule {}

@@ -43,8 +43,24 @@ export interface StateImportsTable {
   count: number;
 }
 
+/** The audit log: one row per recorded action (state/audit.log.ts). */
+export interface AuditEntriesTable {
+  /** Random; with `at` the order of a page. */
+  id: string;
+  at: number;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  from_address: string | null;
+  /** 1: done; 0: refused. */
+  ok: number;
+  /** JSON object, or null. */
+  details: string | null;
+}
+
 export interface StateSchema {
   devices: DevicesTable;
   device_metrics: DeviceMetricsTable;
   state_imports: StateImportsTable;
+  audit_entries: AuditEntriesTable;
 }
