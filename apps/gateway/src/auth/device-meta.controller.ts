@@ -36,18 +36,22 @@ export class DeviceMetaController {
   @Put(RestRoute.deviceMeta)
   set(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<DeviceMetaResponse> {
     const fields = typeof body === 'object' && body !== null ? Object.keys(body).slice(0, 8) : [];
-    return this.audit.change(req, { action: AuditAction.deviceMeta, target: id, details: { fields } }, async (inTrx) => {
-      checkId(id);
-      const parsed = DeviceMetaPatchSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${issue.path.join('.') || 'body'}: ${issue.message}`, {
-          path: issue.path.map(String),
-        });
-      }
-      const meta = await this.registry.setMeta(id, parsed.data, inTrx);
-      if (!meta) throw unknown(id);
-      return { deviceId: id, ...meta };
-    });
+    return this.audit.change(
+      req,
+      { action: AuditAction.deviceMeta, target: id, details: { fields } },
+      async (inTrx) => {
+        checkId(id);
+        const parsed = DeviceMetaPatchSchema.safeParse(body);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${issue.path.join('.') || 'body'}: ${issue.message}`, {
+            path: issue.path.map(String),
+          });
+        }
+        const meta = await this.registry.setMeta(id, parsed.data, inTrx);
+        if (!meta) throw unknown(id);
+        return { deviceId: id, ...meta };
+      },
+    );
   }
 }

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { AuthPath, ErrorCode, HTTP_STATUS_OF, INGEST_PATH, LIMITS, LineProtocolPath } from '@fieldline/contracts';
+import {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  AUDIT_PATH,
+  AuthPath,
+  ErrorCode,
+  HTTP_STATUS_OF,
+  INGEST_PATH,
+  LIMITS,
+  LineProtocolPath,
+} from '@fieldline/contracts';
 import { HISTORY_QUERY, type SchemaName, SCHEMAS } from './openapi.schemas';
 
 type Json = Record<string, unknown>;
@@ -157,6 +167,33 @@ export const OPERATIONS: readonly Op[] = [
       },
     },
     errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+  },
+  {
+    method: 'get',
+    path: AUDIT_PATH,
+    tag: 'audit',
+    summary: 'The audit log (admin): logins, unlocks, device registry changes; newest first',
+    description:
+      'Each entry says who (`actor`: the operator, or the user name a login claimed), when, from where (the client ' +
+      'address, through trusted proxies only), what (`action`, `target`, `details`) and whether it went through ' +
+      '(`ok`). Entries are kept for AUDIT_RETENTION (default 90 days). Page on with `cursor=<nextCursor>`.',
+    security: 'admin',
+    params: [
+      ['from', { type: 'string' }, 'epoch ms or ISO-8601, inclusive'],
+      ['to', { type: 'string' }, 'epoch ms or ISO-8601, exclusive'],
+      ['actor', { type: 'string', maxLength: 128 }, 'exactly this actor'],
+      ['action', { type: 'string', maxLength: 128 }, 'action prefix: `device.` or `auth.login`'],
+      ['target', { type: 'string', maxLength: 128 }, 'exactly this target (a device id, a user name)'],
+      ['ok', { type: 'string', enum: ['true', 'false'] }, 'done (true) or refused (false) only'],
+      [
+        'limit',
+        { type: 'integer', minimum: 1, maximum: AUDIT_PAGE_MAX },
+        `entries per page (default ${AUDIT_PAGE_DEFAULT})`,
+      ],
+      ['cursor', { type: 'string' }, 'the `nextCursor` of the previous page'],
+    ].map(([name, schema, description]) => ({ name, in: 'query', required: false, schema, description })),
+    ok: { '200': { description: 'a page of entries', content: json(ref('AuditPage')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST],
   },
   {
     method: 'get',
@@ -529,7 +566,9 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
-    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations'].map((name) => ({ name })),
+    tags: ['audit', 'auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas,

@@ -95,9 +95,7 @@ export class AuditLog implements AuditSink {
       s = s.where((eb) => eb(eb.fn('substr', ['action', eb.val(1), eb.val(prefix.length)]), '=', prefix));
     const after = q.after;
     if (after !== undefined)
-      s = s.where((eb) =>
-        eb.or([eb('at', '<', after.at), eb.and([eb('at', '=', after.at), eb('id', '<', after.id)])]),
-      );
+      s = s.where((eb) => eb.or([eb('at', '<', after.at), eb.and([eb('at', '=', after.at), eb('id', '<', after.id)])]));
     const rows = await s
       .orderBy('at', 'desc')
       .orderBy('id', 'desc')
