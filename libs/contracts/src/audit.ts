@@ -1,6 +1,10 @@
-import { z } from 'zod';
 import { ErrorCode, FieldlineError } from './errors';
 import { parseTime, RestRoute } from './rest';
+
+/*
+ * The audit log's wire strings and query rules, free of zod so that the dashboard can import them (deep import
+ * `@fieldline/contracts/audit`) without the schema library; the answer's schemas are in audit.schema.ts.
+ */
 
 /** REST path of the audit log: `GET` (admin) → {@link AuditPage}, newest first. */
 export const AUDIT_PATH = RestRoute.audit;
@@ -31,30 +35,6 @@ export const AUDIT_PAGE_MAX = 500;
 export const AUDIT_PAGE_DEFAULT = 100;
 /** Longest actor, target and action the log keeps (longer ones are cut, so a made-up user name stays bounded). */
 export const AUDIT_FIELD_MAX = 128;
-
-/** One recorded action: who (`actor`, null when unknown), when, from where, what, on what, and whether it went through. */
-export const AuditRecordSchema = z.object({
-  id: z.string(),
-  /** Epoch ms. */
-  at: z.number().int(),
-  actor: z.string().nullable(),
-  action: z.string(),
-  target: z.string().nullable(),
-  /** The client address (through trusted proxies only). */
-  from: z.string().nullable(),
-  ok: z.boolean(),
-  details: z.record(z.string(), z.unknown()).nullable(),
-});
-/** One entry of {@link AuditPage}. */
-export type AuditRecord = z.infer<typeof AuditRecordSchema>;
-
-/** `GET /api/audit` answer: `nextCursor` fetches the next (older) page; null on the last. */
-export const AuditPageSchema = z.object({
-  entries: z.array(AuditRecordSchema),
-  nextCursor: z.string().nullable(),
-});
-/** `GET /api/audit` answer. */
-export type AuditPage = z.infer<typeof AuditPageSchema>;
 
 /** Query parameters of `GET /api/audit`, as received. */
 export interface AuditParams {

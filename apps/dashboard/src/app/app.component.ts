@@ -26,6 +26,9 @@ import { SocketService } from './core/socket/socket.service';
       @if (session()) {
         <nav>
           <a routerLink="/" routerLinkActive="active" [routerLinkActiveOptions]="{ exact: true }">Fleet</a>
+          @if (session()?.role === 'admin') {
+            <a routerLink="/audit" routerLinkActive="active" data-nav="audit">Audit</a>
+          }
         </nav>
       }
       @if (session(); as s) {
@@ -70,6 +73,10 @@ import { SocketService } from './core/socket/socket.service';
       width: 1.5rem;
       height: 1.5rem;
       color: var(--accent);
+    }
+    nav {
+      display: flex;
+      gap: 1.25rem;
     }
     nav a {
       color: #cbd5e1;
