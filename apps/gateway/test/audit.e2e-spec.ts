@@ -165,6 +165,13 @@ describe('audit log (GET /api/audit) against a running gateway', () => {
     expect((await fetch(gw!.url + AUDIT_PATH)).status).toBe(401);
   });
 
+  it('counts its entries on /metrics', async () => {
+    const text = await (await fetch(`${gw!.url}/metrics`)).text();
+    const recorded = /^fieldline_audit_entries_total\{outcome="recorded"\} (\d+)$/m.exec(text);
+    expect(Number(recorded?.[1])).toBeGreaterThanOrEqual((await audit('?limit=500')).length);
+    expect(text).toMatch(/^fieldline_audit_entries_total\{outcome="dropped"\} 0$/m);
+  });
+
   it('keeps its entries across a restart on the same DATA_DIR', async () => {
     const before = await audit('?limit=500');
     await gw!.stop();

@@ -14,7 +14,8 @@ import { DeviceMetaController } from './device-meta.controller';
 import { OperatorAuth } from './operator-auth.service';
 import { TokenBucketLimiter } from '../common/rate-limiter';
 import { logger } from '../common/logger';
-import { StateModule } from '../state/state.module';
+import { AUDIT_SINK, StateModule } from '../state/state.module';
+import type { AuditLog } from '../state/audit.log';
 import { STATE_STORE, type StateStore } from '../state/state.store';
 import { importLegacyRegistries } from './device-registry.import';
 import { RedisRevocationBus } from './revocation-bus';
@@ -34,7 +35,19 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
   imports: [RedisModule, StateModule],
   controllers: [AuthController, DeviceRegistryController, DeviceMetaController, AuditController],
   providers: [
-    RequestAudit,
+    {
+      provide: RequestAudit,
+      inject: [AUDIT_SINK, CONFIG, MetricsRegistry],
+      useFactory: (audit: AuditLog, config: GatewayConfig, metrics: MetricsRegistry) => {
+        observeCounter(metrics, {
+          name: 'fieldline_audit_entries_total',
+          help: 'Audit entries by outcome: recorded, dropped (a flood of refused logins), failed (logged instead).',
+          labels: ['outcome'],
+          read: () => Object.entries(audit.counts).map(([outcome, n]: [string, number]) => [{ outcome }, n] as const),
+        });
+        return new RequestAudit(audit, config);
+      },
+    },
     {
       provide: OperatorAuth,
       inject: [CONFIG, MetricsRegistry],
