@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { LIMITS } from '@fieldline/contracts';
 import { AppModule } from './app.module';
 import { DeviceAuth } from './auth/device-auth.service';
+import { bearerToken } from './auth/bearer-token';
 import { refuseUnknownHosts } from './auth/host.policy';
 import { deviceTokenMiddleware, originMiddleware } from './auth/http.middleware';
 import { OperatorAuth } from './auth/operator-auth.service';
@@ -12,9 +13,12 @@ import { socketSecurity } from './auth/socket-auth';
 import { INGEST_ROUTE, useBodyParsers } from './common/body-parsers';
 import { requestIdMiddleware } from './common/request-id';
 import { ErrorFilter } from './common/error.filter';
+import { ClientAddresses } from './common/client-address';
+import { limitHttpServer } from './common/http-limits';
 import { configureLogging, NestLogger } from './common/logger';
 import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
+import { SocketBudget } from './common/socket-budget';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import type { GatewayConfig } from './config/config';
 import { Readiness } from './health/readiness';
@@ -62,7 +66,23 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     read: () => Object.entries(hostRefusals).map(([channel, n]: [string, number]) => [{ channel }, n] as const),
   });
   const readiness = app.get(Readiness);
-  const operatorSecurity = socketSecurity(app.get(OperatorAuth), server);
+  const operators = app.get(OperatorAuth);
+  // Timeouts and the per-address cap on the HTTP port, before anything else sees a connection.
+  const httpLimits = limitHttpServer(
+    app.getHttpServer() as HttpServer,
+    server.http,
+    new ClientAddresses(server.trustProxy),
+  );
+  observeCounter(app.get(MetricsRegistry), {
+    name: 'fieldline_http_connections_refused_total',
+    help: 'HTTP connections refused (503) because their address held HTTP_CONNECTIONS_PER_ADDRESS already.',
+    read: () => httpLimits.refusedConnections,
+  });
+  const budget = app.get(SocketBudget);
+  // An authenticated socket counts against its operator's budget (sockets, requests per second).
+  const operatorSecurity = socketSecurity(operators, server, (socket, claims, next) =>
+    budget.admit(socket, claims.username, next),
+  );
   // A draining node takes no new Socket.IO connections (engine.io asks this at every handshake, polling or WebSocket).
   const security = {
     ...operatorSecurity,
@@ -86,7 +106,12 @@ export async function createGateway(config: GatewayConfig): Promise<RunningGatew
     INGEST_ROUTE,
     deviceTokenMiddleware(app.get(DeviceAuth), (code) => pipeline.refuse('http', code)),
   );
-  useBodyParsers(app);
+  useBodyParsers(app, (req) =>
+    operators.verify(bearerToken(req.headers.authorization)).then(
+      () => true,
+      () => false,
+    ),
+  );
   await app.init();
   const lifecycle = new Lifecycle(app, server);
   await lifecycle.start();

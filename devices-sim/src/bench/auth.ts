@@ -35,7 +35,15 @@ export class GatewayCredentials implements Credentials {
 
   /** Environment for the gateway process. */
   gatewayEnv(): Record<string, string> {
-    return { JWT_SECRET: this.jwtSecret, ADMIN_PASSWORD: this.adminPassword };
+    return {
+      JWT_SECRET: this.jwtSecret,
+      ADMIN_PASSWORD: this.adminPassword,
+      // Every bench operator socket logs in as `admin`: thousands of sockets (and their subscribes) of one operator,
+      // far past the budget a person needs (docs/configuration.md, operator budgets).
+      OPERATOR_SOCKETS: '100000',
+      OPERATOR_RATE: '1000000',
+      OPERATOR_BURST: '1000000',
+    };
   }
 
   /** Variables from the caller's shell that would clash with these credentials (or lock /metrics): not passed on. */

@@ -6,6 +6,11 @@ export const ConnackCode = {
   UNACCEPTABLE_PROTOCOL_VERSION: 1,
   /** The client id is not allowed (the embedded broker: longer than 256 characters; any other id is scoped to its device). */
   IDENTIFIER_REJECTED: 2,
+  /**
+   * The server is unavailable (the embedded broker: the device already holds `DEVICE_MQTT_CONNECTIONS` connections;
+   * MQTT 3.1.1 has no quota code, and unlike 5 this one tells a client to try again later, not to fix its token).
+   */
+  SERVER_UNAVAILABLE: 3,
   /** Bad user name or password. */
   BAD_USERNAME_OR_PASSWORD: 4,
   /** Not authorized (the embedded broker: missing, bad or foreign device token, or a forbidden last will). */

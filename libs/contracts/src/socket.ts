@@ -34,6 +34,13 @@ export const DevicesEvent = {
  */
 export const AUTH_EXPIRED_EVENT = 'auth_expired';
 
+/**
+ * Sent on a namespace just before the gateway disconnects a socket that went on sending requests after they were
+ * answered `RATE_LIMITED` (payload: a `RATE_LIMITED` {@link ErrorBody} with `details.limit` and `retryAfterMs`). A socket
+ * refused at connect because its operator holds too many gets `connect_error` with a `RATE_LIMITED` `data`.
+ */
+export const RATE_LIMITED_EVENT = 'rate_limited';
+
 /** Ack envelope of every Socket.IO request: `{ ok: true, ...data }` or `{ ok: false, error }`. */
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
 
@@ -60,6 +67,7 @@ export interface ReadingsPayload {
 export interface TelemetryServerEvents {
   readings: (payload: ReadingsPayload) => void;
   [AUTH_EXPIRED_EVENT]: (error: ErrorBody) => void;
+  [RATE_LIMITED_EVENT]: (error: ErrorBody) => void;
 }
 /** Events clients send on `/telemetry`. */
 export interface TelemetryClientEvents {
@@ -75,6 +83,7 @@ export interface DevicesServerEvents {
   offline: (device: DeviceSummary) => void;
   updated: (devices: DeviceSummary[]) => void;
   [AUTH_EXPIRED_EVENT]: (error: ErrorBody) => void;
+  [RATE_LIMITED_EVENT]: (error: ErrorBody) => void;
 }
 /** `/devices` takes no client events. */
 export type DevicesClientEvents = Record<string, never>;

@@ -12,6 +12,8 @@ export const WsCloseCode = {
   tooBig: 1009,
   /** The gateway is shutting down: reconnect later. */
   goingAway: 1001,
+  /** The device left more replies unread than `WS_REPLY_BUFFER_BYTES`: read the replies, then reconnect. */
+  repliesWaiting: 4008,
 } as const;
 
 /**

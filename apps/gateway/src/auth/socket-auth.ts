@@ -15,7 +15,12 @@ export function socketOperator(socket: Socket): OperatorClaims | undefined {
  * disconnected. Requests to events no handler takes are answered `NOT_FOUND` when they carry an ack, so a client is
  * never left waiting.
  */
-export function socketSecurity(auth: OperatorAuth, origins: OriginRules): SocketSecurity {
+export function socketSecurity(
+  auth: OperatorAuth,
+  origins: OriginRules,
+  /** Runs once the token is verified, before anything is kept for the socket (the operator budget: may refuse). */
+  admit: (socket: Socket, claims: OperatorClaims, next: (err?: Error) => void) => void = (_s, _c, next) => next(),
+): SocketSecurity {
   return {
     allowRequest: (req) => originAllowed(req.headers, origins),
     middleware: (socket, next) => {
@@ -23,25 +28,7 @@ export function socketSecurity(auth: OperatorAuth, origins: OriginRules): Socket
       auth.verify(token).then(
         (claims) => {
           (socket.data as { operator?: OperatorClaims }).operator = claims;
-          const timer = setTimeout(
-            () => {
-              socket.emit(AUTH_EXPIRED_EVENT, errorBody(ErrorCode.UNAUTHORIZED, 'token expired; log in again'));
-              socket.disconnect(true);
-            },
-            Math.max(0, claims.expiresAt - Date.now()),
-          );
-          timer.unref();
-          socket.once('disconnect', () => clearTimeout(timer));
-          socket.onAny((event: string, ...args: unknown[]) => {
-            const ack = args[args.length - 1];
-            if (typeof ack !== 'function' || (socket as unknown as NodeJS.EventEmitter).listenerCount(event) > 0)
-              return;
-            (ack as (body: { ok: false; error: ErrorBody }) => void)({
-              ok: false,
-              error: errorBody(ErrorCode.NOT_FOUND, `no event "${event.slice(0, 64)}" on ${socket.nsp.name}`),
-            });
-          });
-          next();
+          admit(socket, claims, (refused) => (refused ? next(refused) : accept(claims)));
         },
         (err: unknown) => {
           auth.refused.socket++;
@@ -50,6 +37,26 @@ export function socketSecurity(auth: OperatorAuth, origins: OriginRules): Socket
           next(Object.assign(new Error(body.message), { data: body }));
         },
       );
+      function accept(claims: OperatorClaims): void {
+        const timer = setTimeout(
+          () => {
+            socket.emit(AUTH_EXPIRED_EVENT, errorBody(ErrorCode.UNAUTHORIZED, 'token expired; log in again'));
+            socket.disconnect(true);
+          },
+          Math.max(0, claims.expiresAt - Date.now()),
+        );
+        timer.unref();
+        socket.once('disconnect', () => clearTimeout(timer));
+        socket.onAny((event: string, ...args: unknown[]) => {
+          const ack = args[args.length - 1];
+          if (typeof ack !== 'function' || (socket as unknown as NodeJS.EventEmitter).listenerCount(event) > 0) return;
+          (ack as (body: { ok: false; error: ErrorBody }) => void)({
+            ok: false,
+            error: errorBody(ErrorCode.NOT_FOUND, `no event "${event.slice(0, 64)}" on ${socket.nsp.name}`),
+          });
+        });
+        next();
+      }
     },
   };
 }

@@ -15,3 +15,11 @@ export const AdminOnly = (): MethodDecorator & ClassDecorator =>
   SetMetadata(ACCESS, { kind: 'role', role: 'admin' } satisfies Access);
 /** `/metrics`: open unless METRICS_TOKEN is set; then that token or an operator token. */
 export const MetricsAccess = (): MethodDecorator => SetMetadata(ACCESS, { kind: 'metrics' } satisfies Access);
+
+/**
+ * The user name of a guarded request's operator: auth/auth.guard.ts sets `operator` on the request. Read here so that
+ * modules that may not import auth (history, export) can count a request against its operator's budget.
+ */
+export function requestOperator(req: object): string | undefined {
+  return (req as { operator?: { username?: string } }).operator?.username;
+}

@@ -49,6 +49,11 @@ export class ClientAddresses {
     );
   }
 
+  /** Whether a socket's address is one of the trusted proxies (TRUSTED_PROXIES). */
+  isProxy(socketAddress: string | undefined): boolean {
+    return this.trust !== null && this.isTrusted(plain(socketAddress ?? ''));
+  }
+
   private isTrusted(address: string): boolean {
     const family = isIP(address);
     return family !== 0 && this.trusted!.check(address, family === 4 ? 'ipv4' : 'ipv6');

@@ -2,7 +2,13 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { connect } from 'mqtt';
 import { WebSocket, WebSocketServer } from 'ws';
-import { capMqttPacketSize, interceptOutgoingPackets, PatchError, rawSocketOf } from './third-party.patches';
+import {
+  brokerPersistence,
+  capMqttPacketSize,
+  interceptOutgoingPackets,
+  PatchError,
+  rawSocketOf,
+} from './third-party.patches';
 
 /** Each patch against the installed library: these fail when an upgrade renames the private field a patch uses. */
 describe('third-party patches', () => {
@@ -28,6 +34,18 @@ describe('third-party patches', () => {
 
   it('aedes: a client without the parser field is refused loudly', () => {
     expect(() => capMqttPacketSize({} as never, 1)).toThrow(PatchError);
+  });
+
+  it('aedes: the broker persistence has the methods the session budget wraps, and they work', async () => {
+    const broker = await Aedes.createBroker();
+    const p = brokerPersistence(broker);
+    await p.outgoingEnqueueCombi([{ clientId: 'a' }], { payload: Buffer.from('x') });
+    const queued = [];
+    for await (const packet of p.outgoingStream({ id: 'a' })) queued.push(packet);
+    expect(queued).toHaveLength(1);
+    expect(await p.outgoingClearMessageId({ id: 'a' }, queued[0])).toBeDefined();
+    await new Promise<void>((r) => broker.close(() => r()));
+    expect(() => brokerPersistence({} as never)).toThrow(PatchError);
   });
 
   it('mqtt.js: outgoing packets pass the interceptor, which may hold them', () => {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Client as AedesClient } from 'aedes';
+import type { Aedes, Client as AedesClient } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import type { WebSocket } from 'ws';
 
@@ -40,6 +40,47 @@ export function capMqttPacketSize(client: AedesClient, max: number): void {
     }
     return ok;
   };
+}
+
+/** A client id as aedes' persistence sees it. */
+export interface SessionKey {
+  id: string;
+}
+
+/** A packet in aedes' outgoing queue (only what the session budget looks at). */
+export interface QueuedPacket {
+  messageId?: number;
+  payload: Buffer | string;
+}
+
+/** The part of aedes' persistence (aedes-persistence's interface) the session budget wraps or calls. */
+export interface BrokerPersistence {
+  outgoingEnqueue(sub: { clientId: string }, packet: QueuedPacket): Promise<void>;
+  outgoingEnqueueCombi(subs: { clientId: string }[], packet: QueuedPacket): Promise<void>;
+  outgoingClearMessageId(client: SessionKey, packet: QueuedPacket): Promise<QueuedPacket | undefined>;
+  outgoingStream(client: SessionKey): AsyncIterable<QueuedPacket>;
+  addSubscriptions(client: SessionKey, subs: { topic: string }[]): Promise<void>;
+  cleanSubscriptions(client: SessionKey): Promise<void>;
+  cleanIncoming?(client: SessionKey): Promise<void>;
+}
+
+/**
+ * aedes has no session expiry and no bound on a session's queue; both are built on its persistence (the interface
+ * every aedes persistence implements), which the broker keeps in an untyped `persistence` field.
+ */
+export function brokerPersistence(broker: Aedes): BrokerPersistence {
+  const p = (broker as unknown as { persistence?: Partial<BrokerPersistence> }).persistence;
+  const needed = ['outgoingEnqueue', 'outgoingEnqueueCombi', 'outgoingClearMessageId', 'outgoingStream'] as const;
+  if (
+    !p ||
+    ![...needed, 'addSubscriptions', 'cleanSubscriptions'].every((m) => typeof p[m as keyof typeof p] === 'function')
+  )
+    throw new PatchError(
+      'aedes',
+      'broker.persistence',
+      'MQTT sessions would never expire and their queues be unbounded',
+    );
+  return p as BrokerPersistence;
 }
 
 /** A packet mqtt.js is about to write. */

@@ -44,11 +44,25 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** Null (the default): the client address is the socket's, and no header is believed. */
   trustProxy: TrustProxy | null;
+  /** Bounds on what a peer can hold before it is authenticated. */
+  http: HttpLimits;
   log: {
     level: 'error' | 'warn' | 'log' | 'debug';
     /** `text` (readable, the default) or `json` (one JSON object a line, for log shippers). */
     format: 'text' | 'json';
   };
+}
+
+/** Node's HTTP server timeouts and the per-address connection cap. */
+export interface HttpLimits {
+  /** The request line and headers must arrive within this (Node's `headersTimeout`; its default is 60 s). */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (Node's `requestTimeout`; its default is 300 s). */
+  requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections one remote address may hold until they are upgraded; one more is answered 503 and closed. */
+  connectionsPerAddress: number;
 }
 
 const origin = z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
@@ -86,6 +100,10 @@ const schema = z
     TRUSTED_PROXIES: list(block),
     LOG_LEVEL: oneOf('log', ['error', 'warn', 'log', 'debug'], 'must be error, warn, log or debug'),
     LOG_FORMAT: oneOf('text', ['text', 'json']),
+    HTTP_HEADERS_TIMEOUT_MS: integer(10_000, 1000, 600_000),
+    HTTP_REQUEST_TIMEOUT_MS: integer(30_000, 1000, 3_600_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(5000, 1000, 600_000),
+    HTTP_CONNECTIONS_PER_ADDRESS: integer(128, 1, 1_000_000),
   })
   .transform((e, ctx): ServerConfig => {
     const header = e.TRUST_PROXY_HEADER.toLowerCase();
@@ -94,6 +112,8 @@ const schema = z
       return refuse(ctx, 'TRUSTED_PROXIES', 'is required with TRUST_PROXY_HEADER: the addresses of your proxies');
     if (header === '' && e.TRUSTED_PROXIES.length > 0)
       return refuse(ctx, 'TRUST_PROXY_HEADER', 'is required with TRUSTED_PROXIES, e.g. x-forwarded-for');
+    if (e.HTTP_REQUEST_TIMEOUT_MS < e.HTTP_HEADERS_TIMEOUT_MS)
+      return refuse(ctx, 'HTTP_REQUEST_TIMEOUT_MS', 'must be at least HTTP_HEADERS_TIMEOUT_MS');
     return {
       port: e.PORT,
       host: e.HOST,
@@ -101,6 +121,12 @@ const schema = z
       hosts: allowedHosts(e.PUBLIC_URL, e.ALLOWED_HOSTS, e.HOST),
       corsOrigins: e.CORS_ORIGINS,
       trustProxy: header === '' ? null : { header, proxies: e.TRUSTED_PROXIES },
+      http: {
+        headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        connectionsPerAddress: e.HTTP_CONNECTIONS_PER_ADDRESS,
+      },
       log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     };
   });
@@ -117,6 +143,7 @@ function allowedHosts(publicUrl: string | null, listed: string[], bind: string):
 
 /**
  * `PORT`, `HOST`, `PUBLIC_URL`, `ALLOWED_HOSTS`, `CORS_ORIGINS`, `TRUST_PROXY_HEADER`, `TRUSTED_PROXIES`, `LOG_LEVEL`,
- * `LOG_FORMAT`.
+ * `LOG_FORMAT`, `HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`, `HTTP_KEEP_ALIVE_TIMEOUT_MS`,
+ * `HTTP_CONNECTIONS_PER_ADDRESS`.
  */
 export const loadServerConfig = (env: Env): ServerConfig => parseSection(schema, env);

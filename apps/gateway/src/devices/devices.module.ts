@@ -4,10 +4,11 @@ import type { RedisConnections } from '../common/redis.connections';
 import { REDIS, RedisModule } from '../common/redis.module';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { StorageModule } from '../storage/storage.module';
+import { ConcurrencyGate } from '../common/concurrency-gate';
 import { logger } from '../common/logger';
-import { MetricsRegistry, observeGauge } from '../metrics/metrics';
+import { MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
 import { DevicesChannel } from './devices.channel';
-import { DevicesController } from './devices.controller';
+import { DevicesController, QUERY_GATE } from './devices.controller';
 import { DevicesGateway } from './devices.gateway';
 import { PresenceFile } from './presence.file';
 import { RedisPresenceSync } from './presence.redis';
@@ -61,8 +62,26 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
       useFactory: (presence: PresenceService, file: PresenceFile) =>
         new PresenceSaver(presence, file, logger('Presence')),
     },
+    {
+      provide: QUERY_GATE,
+      inject: [CONFIG, MetricsRegistry],
+      useFactory: (config: GatewayConfig, metrics: MetricsRegistry) => {
+        const o = config.live.operators;
+        // Per operator only: the store runs reads one at a time anyway, and /health has its own connection.
+        const gate = new ConcurrencyGate(
+          { perKey: o.operatorQueries, perKeyQueue: o.operatorQueryQueue, total: Infinity, totalQueue: Infinity },
+          { what: 'history queries', perKey: 'operator-queries', total: 'node-queries' },
+        );
+        observeCounter(metrics, {
+          name: 'fieldline_history_queries_refused_total',
+          help: 'REST history queries and exports refused RATE_LIMITED because the operator queue was full.',
+          read: () => gate.refused,
+        });
+        return gate;
+      },
+    },
     DevicesGateway,
   ],
-  exports: [PresenceService, PresenceFile, PresenceSaver, PRESENCE_SYNC],
+  exports: [PresenceService, PresenceFile, PresenceSaver, PRESENCE_SYNC, QUERY_GATE],
 })
 export class DevicesModule {}

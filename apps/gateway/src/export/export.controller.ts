@@ -12,8 +12,11 @@ import {
   parseHistoryParams,
   RestRoute,
 } from '@fieldline/contracts';
+import { requestOperator } from '../common/access';
+import type { ConcurrencyGate } from '../common/concurrency-gate';
 import { sendHttpError } from '../common/error.filter';
 import { logger } from '../common/logger';
+import { QUERY_GATE } from '../devices/devices.controller';
 import { PresenceService } from '../devices/presence.service';
 import { TELEMETRY_STORE, type TelemetryStore } from '../storage/store';
 import { CSV_EXTRA_COLUMNS, type CsvExtraColumn, EXPORT_MEDIA_TYPE, streamExport } from './export.stream';
@@ -108,6 +111,8 @@ export class ExportController {
   constructor(
     private readonly presence: PresenceService,
     @Inject(TELEMETRY_STORE) private readonly store: TelemetryStore,
+    /** An export holds its operator's turn for as long as it streams. */
+    @Inject(QUERY_GATE) private readonly queries: ConcurrencyGate,
   ) {}
 
   @Get(RestRoute.export)
@@ -132,17 +137,42 @@ export class ExportController {
       sendHttpError(res, err);
       return;
     }
+    // Express answers HEAD with the GET route: the headers tell all there is, without reading a month of rows.
+    if (req.method === 'HEAD') {
+      this.headers(res, query, format);
+      res.end();
+      return;
+    }
+    let streamed: true | undefined;
+    try {
+      streamed = await this.queries.run(
+        requestOperator(req) ?? '',
+        () => !req.socket.destroyed,
+        () => this.stream(id, { query, format, metrics, include }, res).then(() => true as const),
+      );
+    } catch (err) {
+      // Only the gate throws: its RATE_LIMITED, before anything was sent.
+      sendHttpError(res, err);
+      return;
+    }
+    if (streamed === undefined) res.destroy();
+  }
+
+  private headers(res: Response, query: HistoryQuery, format: ExportFormat): void {
     res.status(200);
     res.setHeader('Content-Type', EXPORT_MEDIA_TYPE[format]);
     res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(query, format)}"`);
     res.setHeader('Cache-Control', 'no-store');
-    // Express answers HEAD with the GET route: the headers tell all there is, without reading a month of rows.
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
+  }
+
+  private async stream(
+    id: string,
+    what: { query: HistoryQuery; format: ExportFormat; metrics: string[]; include: CsvExtraColumn[] },
+    res: Response,
+  ): Promise<void> {
+    this.headers(res, what.query, what.format);
     try {
-      const { aborted } = await streamExport(this.store, { query, format, metrics, include }, res);
+      const { aborted } = await streamExport(this.store, what, res);
       if (!aborted) res.end();
     } catch (err) {
       if (!res.headersSent) {

@@ -40,6 +40,29 @@ export function registerIngestMetrics(
     help: 'Connected MQTT clients (embedded broker).',
     read: () => (mqtt instanceof MqttBrokerTransport ? mqtt.connectedClients : 0),
   });
+  if (mqtt instanceof MqttBrokerTransport) {
+    const { sessions } = mqtt;
+    observeCounter(registry, {
+      name: 'fieldline_mqtt_queue_dropped_total',
+      help: 'Embedded broker: QoS 1 messages not queued because the session queue was full.',
+      read: () => sessions.dropped,
+    });
+    observeGauge(registry, {
+      name: 'fieldline_mqtt_queued_messages',
+      help: 'Embedded broker: QoS 1 messages queued for sessions (offline, or sent and not yet acknowledged).',
+      read: () => sessions.queued.messages,
+    });
+    observeCounter(registry, {
+      name: 'fieldline_mqtt_sessions_expired_total',
+      help: 'Embedded broker: persistent sessions dropped after MQTT_DEVICE_SESSION_EXPIRY without a client.',
+      read: () => sessions.expired,
+    });
+    observeCounter(registry, {
+      name: 'fieldline_mqtt_subscriptions_refused_total',
+      help: 'Embedded broker: topic filters refused by the subscription limits.',
+      read: () => sessions.subscriptionsRefused,
+    });
+  }
   if (mqtt instanceof MqttClientTransport) {
     observeGauge(registry, {
       name: 'fieldline_mqtt_pending_acks',
@@ -56,5 +79,10 @@ export function registerIngestMetrics(
     name: 'fieldline_ws_ingest_connections',
     help: 'Open WebSocket ingest connections.',
     read: () => ws.connections,
+  });
+  observeCounter(registry, {
+    name: 'fieldline_ws_backlog_closed_total',
+    help: 'WebSocket ingest connections closed (4008) because their device left too many replies unread.',
+    read: () => ws.backlogCloses,
   });
 }

@@ -55,10 +55,17 @@ import { WsIngestTransport } from './ws.transport';
         const { url, port } = config.mqtt;
         const mqtt =
           url === null
-            ? new MqttBrokerTransport(pipeline, presence, logger('MQTT'), devices, {
-                port: port ?? 0,
-                host: config.server.host,
-              })
+            ? new MqttBrokerTransport(
+                pipeline,
+                presence,
+                logger('MQTT'),
+                devices,
+                {
+                  port: port ?? 0,
+                  host: config.server.host,
+                },
+                { connections: config.devices.mqttConnections, session: config.mqtt.device },
+              )
             : new MqttClientTransport(
                 pipeline,
                 presence,
@@ -69,7 +76,10 @@ import { WsIngestTransport } from './ws.transport';
         const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
           presence.markOffline(deviceId),
         );
-        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server, heartbeat);
+        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server, heartbeat, undefined, {
+          connections: config.devices.wsConnections,
+          replyBufferBytes: config.devices.wsReplyBufferBytes,
+        });
         const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
         registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
         return new DeviceTransports(all);

@@ -17,10 +17,12 @@ import {
   type SendOutcome,
 } from '@fieldline/contracts';
 import type { DeviceAuth } from '../auth/device-auth.service';
+import type { MqttDeviceBudget } from '../config/mqtt.config';
 import { capMqttPacketSize } from '../common/third-party.patches';
 import type { PresenceService } from '../devices/presence.service';
 import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
+import { MqttSessionBudget } from './mqtt.sessions';
 import type { Logger as AppLogger } from '../common/logger';
 
 /**
@@ -33,11 +35,25 @@ export const MQTT_HARD_MAX_PACKET_BYTES = LIMITS.maxMessageBytes + 4 * 1024;
 /** A refused publish is rewritten to this topic: no device may subscribe to it, so it goes nowhere. */
 const DROPPED_TOPIC = '$fieldline/dropped';
 
-const { IDENTIFIER_REJECTED, NOT_AUTHORIZED } = ConnackCode;
+const { IDENTIFIER_REJECTED, NOT_AUTHORIZED, SERVER_UNAVAILABLE } = ConnackCode;
 const CONNACK_TEXT: Record<number, string> = {
   [IDENTIFIER_REJECTED]: 'identifier rejected',
   [NOT_AUTHORIZED]: 'not authorized',
+  [SERVER_UNAVAILABLE]: 'server unavailable',
 };
+/** What a refused CONNECT is counted as. */
+const REFUSAL_CODE: Record<number, ErrorCode> = {
+  [IDENTIFIER_REJECTED]: ErrorCode.FORBIDDEN,
+  [NOT_AUTHORIZED]: ErrorCode.UNAUTHORIZED,
+  [SERVER_UNAVAILABLE]: ErrorCode.RATE_LIMITED,
+};
+
+/** What one device may hold on the embedded broker. */
+export interface MqttBrokerBudget {
+  /** Open connections per device; one more CONNECT is refused with SERVER_UNAVAILABLE (3). */
+  connections: number;
+  session: MqttDeviceBudget;
+}
 
 /** Longest client id accepted (MQTT allows 65535 bytes; no real client needs more than a few dozen characters). */
 export const MAX_CLIENT_ID_LENGTH = 256;
@@ -47,6 +63,9 @@ export const MAX_CLIENT_ID_LENGTH = 256;
  * one device can name another device's session.
  */
 export const scopedClientId = (deviceId: string, clientId: string): string => `${deviceId}/${clientId}`;
+
+/** The device of a scoped client id (see {@link scopedClientId}). */
+const deviceOfSession = (id: string): string => id.slice(0, id.indexOf('/'));
 
 /** A string from the wire, bounded and escaped for one log line. */
 const quote = (s: string): string => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
@@ -96,6 +115,8 @@ export class MqttBrokerTransport implements DeviceTransport {
   private readonly willOf = new WeakMap<Client, string | null>();
   private unlisten: (() => void) | null = null;
   private readonly refusalLog: LogBudget;
+  /** Session expiry, queue bound and subscription limits. */
+  readonly sessions: MqttSessionBudget;
 
   constructor(
     private readonly pipeline: IngestPipeline,
@@ -103,8 +124,10 @@ export class MqttBrokerTransport implements DeviceTransport {
     private readonly log: Logger,
     private readonly devices: DeviceAuth,
     private readonly listenOn: { port: number; host: string },
+    private readonly budget: MqttBrokerBudget,
   ) {
     this.refusalLog = new LogBudget(log);
+    this.sessions = new MqttSessionBudget(budget.session, deviceOfSession);
   }
 
   /** The port the broker listens on (known once started; `listenOn.port` 0 picks a free one). */
@@ -122,13 +145,14 @@ export class MqttBrokerTransport implements DeviceTransport {
       // (mcollina/mqemitter#204). What bounds the publishes in flight instead is backpressure: a client's socket is
       // not read again until its previous batch of publishes is spooled (authorizePublish below).
       concurrency: 0,
+      maxInflightInbound: this.budget.session.inflight,
       preConnect: (client, packet, done) => {
         this.willOf.set(client, packet.will?.topic ?? null);
         done(null, true);
       },
       authenticate: (client, username, password, done) => {
         const refuse = (code: number): void => {
-          const err = new Error(code === NOT_AUTHORIZED ? 'not authorized' : 'identifier rejected');
+          const err = new Error(CONNACK_TEXT[code] ?? 'refused');
           done(Object.assign<Error, { returnCode: number }>(err, { returnCode: code }), false);
         };
         this.authenticate(client, username, password).then(
@@ -145,8 +169,10 @@ export class MqttBrokerTransport implements DeviceTransport {
         if (client && this.onDevicePublish(client, packet)) this.pipeline.afterDurable((err) => done(err ?? null));
         else done(null);
       },
-      authorizeSubscribe: (client, sub, done) => done(null, this.mayFollow(client, sub) ? sub : null),
+      authorizeSubscribe: (client, sub, done) =>
+        done(null, this.mayFollow(client, sub) && this.sessions.maySubscribe(client, sub.topic) ? sub : null),
     });
+    this.sessions.attach(broker);
     broker.on('publish', (packet) => {
       // Status (including a device's last will) is handled here: wills do not pass authorizePublish. A will's topic
       // was checked at CONNECT, a status publish in authorizePublish, so the topic names the publishing device.
@@ -221,6 +247,7 @@ export class MqttBrokerTransport implements DeviceTransport {
     if (!server || !broker) return;
     this.server = null;
     this.unlisten?.();
+    this.sessions.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
@@ -261,16 +288,26 @@ export class MqttBrokerTransport implements DeviceTransport {
         client,
         `device ${deviceId}: client id of ${client.id.length} characters (at most ${MAX_CLIENT_ID_LENGTH})`,
       );
-    client.id = scopedClientId(deviceId, client.id);
-    this.deviceOf.set(client, deviceId);
+    const id = scopedClientId(deviceId, client.id);
     let set = this.clientsOf.get(deviceId);
+    // A client taking over its own session does not count: aedes closes the one it replaces.
+    let held = 0;
+    for (const c of set ?? []) if (c.id !== id) held++;
+    if (held >= this.budget.connections)
+      return this.refuseConnect(
+        SERVER_UNAVAILABLE,
+        client,
+        `device ${deviceId} already holds ${held} MQTT connections (DEVICE_MQTT_CONNECTIONS=${this.budget.connections})`,
+      );
+    client.id = id;
+    this.deviceOf.set(client, deviceId);
     if (!set) this.clientsOf.set(deviceId, (set = new Set()));
     set.add(client);
     return 0;
   }
 
   private refuseConnect(code: number, client: Client, why: string): number {
-    const errorCode = code === NOT_AUTHORIZED ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN;
+    const errorCode = REFUSAL_CODE[code] ?? ErrorCode.UNAUTHORIZED;
     this.pipeline.refuse('mqtt', errorCode);
     // A device retrying with a bad token must not flood the log: a few lines per window, then a count.
     if (this.refusalLog.take())

@@ -35,8 +35,11 @@ type Logger = Pick<AppLogger, 'warn'>;
  * The device token (`Authorization: Bearer` or `?token=`) is checked once, at the upgrade; the connection is then
  * bound to that device: every reading on it is that device's (a payload naming another device is refused with
  * DEVICE_ID_MISMATCH). Refusals at the upgrade are plain HTTP answers: 401 (no or bad token), 403 (the `deviceId`
- * query names another device, or a browser origin not allowed). A token revoked or rotated later closes the
- * connection with 1008.
+ * query names another device, or a browser origin not allowed), 429 (the device already holds `connections` open
+ * connections). A token revoked or rotated later closes the connection with 1008.
+ *
+ * Replies the device leaves unread (acks and error replies alike) are bounded: past `replyBufferBytes` waiting in the
+ * gateway the connection is closed with 4008 (counted in {@link backlogCloses}); other connections are not touched.
  */
 export class WsIngestTransport implements DeviceTransport {
   readonly kind = 'ws';
@@ -51,6 +54,8 @@ export class WsIngestTransport implements DeviceTransport {
   private closing = false;
   private readonly byDevice = new Map<string, Set<WebSocket>>();
   private readonly unlisten: () => void;
+  /** Connections closed because their device did not read its replies. */
+  backlogCloses = 0;
 
   constructor(
     private readonly pipeline: IngestPipeline,
@@ -60,6 +65,7 @@ export class WsIngestTransport implements DeviceTransport {
     /** Pings connections and cuts silent ones (see ws.heartbeat.ts); null: no heartbeat. */
     private readonly heartbeat: WsHeartbeat | null = null,
     private readonly socketIoPath = '/socket.io/',
+    private readonly budget: WsBudget = { connections: 10, replyBufferBytes: 1024 ** 2 },
   ) {
     this.unlisten = devices.onRevoked((deviceId) => {
       for (const ws of this.byDevice.get(deviceId) ?? []) ws.close(WsCloseCode.policy, 'device token revoked');
@@ -97,7 +103,10 @@ export class WsIngestTransport implements DeviceTransport {
     if (!sockets || sockets.size === 0) return Promise.resolve('offline');
     const frame: DeviceMessageFrame = { type: 'message', ...message };
     const text = JSON.stringify(frame);
-    for (const ws of sockets) ws.send(text);
+    for (const ws of sockets) {
+      ws.send(text);
+      this.checkBacklog(ws, deviceId);
+    }
     return Promise.resolve('sent');
   }
 
@@ -149,7 +158,17 @@ export class WsIngestTransport implements DeviceTransport {
         if (claimed !== undefined && claimed !== deviceId) {
           return this.refuse(socket, 403, ErrorCode.FORBIDDEN, `this token belongs to another device than ${claimed}`);
         }
+        const held = this.byDevice.get(deviceId)?.size ?? 0;
+        if (held >= this.budget.connections) {
+          return this.refuse(
+            socket,
+            429,
+            ErrorCode.RATE_LIMITED,
+            `device ${deviceId} already holds ${held} WebSocket connections (DEVICE_WS_CONNECTIONS=${this.budget.connections})`,
+          );
+        }
         socket.off('error', onError);
+        // handleUpgrade calls onConnection synchronously, so the next upgrade's check sees this connection.
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
       },
       (err: unknown) => {
@@ -194,6 +213,7 @@ export class WsIngestTransport implements DeviceTransport {
       socket.cork();
       for (let i = 0; i < q.length; i++) ws.send(q[i]);
       process.nextTick(uncork, socket);
+      if (this.checkBacklog(ws, deviceId)) return;
       if (paused) {
         paused = false;
         ws.resume();
@@ -204,7 +224,12 @@ export class WsIngestTransport implements DeviceTransport {
       const reply = this.reply(data, deviceId);
       const text = JSON.stringify(reply);
       if (queued === null) {
-        if (reply.type !== 'ack') return ws.send(text);
+        if (reply.type !== 'ack') {
+          // An error reply goes out at once; a device that never reads them is cut here, not buffered for.
+          ws.send(text);
+          this.checkBacklog(ws, deviceId);
+          return;
+        }
         queued = [text];
         this.pipeline.afterDurable(release);
       } else {
@@ -216,6 +241,19 @@ export class WsIngestTransport implements DeviceTransport {
         }
       }
     });
+  }
+
+  /**
+   * Closes `ws` with 4008 when more than `replyBufferBytes` of what was sent on it is still in the gateway (the
+   * device does not read). Its socket is cut after the close timeout if the close frame cannot get out either.
+   */
+  private checkBacklog(ws: WebSocket, deviceId: string): boolean {
+    if (ws.bufferedAmount <= this.budget.replyBufferBytes || ws.readyState !== ws.OPEN) return false;
+    this.backlogCloses++;
+    this.log.warn(`ws ingest ${deviceId}: ${ws.bufferedAmount} bytes of replies unread; connection closed`);
+    ws.pause();
+    ws.close(WsCloseCode.repliesWaiting, 'too many replies waiting');
+    return true;
   }
 
   private reply(data: Buffer, deviceId: string | undefined): IngestReply {
@@ -270,6 +308,14 @@ export class WsIngestTransport implements DeviceTransport {
   }
 }
 
+/** What one device may hold on WebSocket ingest. */
+export interface WsBudget {
+  /** Open connections per device; one more upgrade is answered 429. */
+  connections: number;
+  /** Bytes of replies a connection may leave unread before it is closed with 4008. */
+  replyBufferBytes: number;
+}
+
 /** Close code 1011 (internal error): the spool could not take the readings; nothing on the connection was acked. */
 const WS_INTERNAL_ERROR = 1011;
 
@@ -288,6 +334,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  429: 'Too Many Requests',
   503: 'Service Unavailable',
 };
 

@@ -3,6 +3,7 @@ import {
   deviceRoom,
   ErrorCode,
   errorBody,
+  FieldlineError,
   isQueryableTime,
   isValidDeviceId,
   LIMITS,
@@ -10,23 +11,34 @@ import {
   type SubscribeAck,
   type UnsubscribeAck,
 } from '@fieldline/contracts';
+import type { ConcurrencyGate } from '../common/concurrency-gate';
+import { budgetOperator } from '../common/socket-budget';
 import type { TelemetryStore } from '../storage/store';
 import type { WriteBuffer } from '../storage/write-buffer';
 import type { LiveFanout } from './live.fanout';
 
 const keyOf = (r: Reading): string => `${r.ts}:${r.seq ?? ''}`;
 
+/** How long a backfill waits (holding its turn) for the socket to take its earlier answers. */
+const UNREAD_WAIT_MS = 2000;
+
 /**
  * Joins and leaves device rooms and computes `since` backfill so that backfill and the live stream together hold
  * every reading after `since` exactly once: the socket joins the room first; readings the live fan-out hands out
  * from then on (including those pending at the join) are excluded from the backfill, which is the store's readings
  * plus those still in the write buffer.
+ *
+ * A backfill waits for its turn in the backfill {@link ConcurrencyGate} before it joins the room (a reading handed out live while it
+ * waited is then in the store or the buffer, so in the backfill), and its answer is cut to `maxBytes`.
  */
 export class SubscriptionService {
   constructor(
     private readonly live: LiveFanout,
     private readonly buffer: WriteBuffer,
     private readonly store: TelemetryStore,
+    private readonly gate: ConcurrencyGate,
+    /** Largest backfill answer, estimated as its JSON size. */
+    private readonly maxBytes: number,
   ) {}
 
   async subscribe(socket: Socket, body: unknown): Promise<SubscribeAck> {
@@ -46,10 +58,40 @@ export class SubscriptionService {
         `a socket may subscribe to at most ${LIMITS.maxSubscriptionsPerSocket} devices`,
       );
     }
+    if (typeof since !== 'number') {
+      await this.join(socket, room);
+      return { ok: true, deviceId, backfill: [], truncated: false };
+    }
+    // Sockets are admitted by the budget middleware; one that was not (a test harness) shares one key.
+    const operator = budgetOperator(socket) ?? '';
+    try {
+      const ack = await this.gate.run(
+        operator,
+        () => socket.connected,
+        () => this.backfill(socket, room, deviceId, since),
+      );
+      return ack ?? refuse(ErrorCode.INVALID_REQUEST, 'the socket disconnected');
+    } catch (err) {
+      if (err instanceof FieldlineError) return { ok: false, error: err.toBody() };
+      throw err;
+    }
+  }
+
+  private async join(socket: Socket, room: string): Promise<void> {
     const joined = socket.join(room);
     if (joined instanceof Promise) await joined;
-    if (typeof since !== 'number') return { ok: true, deviceId, backfill: [], truncated: false };
+  }
 
+  private async backfill(socket: Socket, room: string, deviceId: string, since: number): Promise<SubscribeAck> {
+    // A client that stops reading would have every answer it asks for held in the gateway's memory: the next backfill
+    // waits for the last one to be written out, and is refused when it is not.
+    if (!(await written(socket, UNREAD_WAIT_MS))) {
+      return refuse(ErrorCode.RATE_LIMITED, 'the socket has not read its earlier answers; read them, then retry', {
+        limit: 'unread',
+        retryAfterMs: UNREAD_WAIT_MS,
+      });
+    }
+    await this.join(socket, room);
     const excluded = new Set<string>();
     for (const r of this.live.pendingFor(deviceId)) excluded.add(keyOf(r));
     const unwatch = this.live.watch(deviceId, (rs) => rs.forEach((r) => excluded.add(keyOf(r))));
@@ -73,9 +115,17 @@ export class SubscriptionService {
       backfill.push(r);
     }
     backfill.sort((a, b) => a.ts - b.ts || (a.seq ?? 0) - (b.seq ?? 0));
-    const truncated = backfill.length > LIMITS.maxBackfill;
     // When cut, keep the newest: the client can fetch older history over REST.
-    return { ok: true, deviceId, backfill: truncated ? backfill.slice(-LIMITS.maxBackfill) : backfill, truncated };
+    let first = Math.max(0, backfill.length - LIMITS.maxBackfill);
+    let bytes = 0;
+    for (let i = backfill.length - 1; i >= first; i--) {
+      bytes += jsonBytes(backfill[i]);
+      if (bytes > this.maxBytes) {
+        first = i + 1;
+        break;
+      }
+    }
+    return { ok: true, deviceId, backfill: first > 0 ? backfill.slice(first) : backfill, truncated: first > 0 };
   }
 
   async unsubscribe(socket: Socket, body: unknown): Promise<UnsubscribeAck> {
@@ -88,6 +138,40 @@ export class SubscriptionService {
   }
 }
 
-function refuse(code: ErrorCode, message: string): { ok: false; error: ReturnType<typeof errorBody> } {
-  return { ok: false, error: errorBody(code, message) };
+function refuse(
+  code: ErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+): { ok: false; error: ReturnType<typeof errorBody> } {
+  return { ok: false, error: errorBody(code, message, details) };
+}
+
+/**
+ * True once the socket's transport has written out what it was handed (at once when it has), false after `ms` or when
+ * the socket goes. `writable` stays false while the kernel will not take more: the client is not reading.
+ */
+function written(socket: Socket, ms: number): Promise<boolean> {
+  const transport = socket.conn.transport;
+  if (transport.writable) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      transport.off('drain', drained);
+      socket.off('disconnect', gone);
+      resolve(ok);
+    };
+    const drained = (): void => done(true);
+    const gone = (): void => done(false);
+    const timer = setTimeout(gone, ms);
+    transport.on('drain', drained);
+    socket.once('disconnect', gone);
+  });
+}
+
+/** About the length of the reading's JSON (ASCII names, numbers up to ~20 characters): cheap, no serialising. */
+function jsonBytes(r: Reading): number {
+  let n = 64 + r.deviceId.length;
+  for (const name in r.metrics) n += name.length + 24;
+  if (r.tags) for (const k in r.tags) n += k.length + r.tags[k].length + 6;
+  return n;
 }

@@ -50,8 +50,18 @@ export class DuckDbStore implements TelemetryStore {
   /** Only writes use this connection: a write holds a transaction open on it, which a read must never join. */
   private writer: DuckDBConnection | null = null;
   private reader: DuckDBConnection | null = null;
+  /**
+   * Only {@link ping} uses this one: /health must answer while operators keep the reader busy (issue 15: a flood of
+   * backfills turned /health 503 when the check queued behind them on the shared reader).
+   */
+  private health: DuckDBConnection | null = null;
   /** Writes run one at a time: two batches must not share the writer's transaction. */
   private writeTail: Promise<unknown> = Promise.resolve();
+  /**
+   * Reads run one at a time as well. A connection runs one query at a time anyway, but each query waiting for it
+   * would hold a libuv thread (4 by default) while it waits, and the health check and the spool's file I/O need one.
+   */
+  private readTail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly opts: { path: string }) {}
@@ -65,6 +75,7 @@ export class DuckDbStore implements TelemetryStore {
     try {
       const writer = await instance.connect();
       const reader = await instance.connect();
+      const health = await instance.connect();
       // Casts between TIMESTAMP and TIMESTAMPTZ follow the session zone; pin it so results never depend on the host.
       for (const c of [writer, reader]) await c.run(`SET TimeZone = 'UTC'`);
       await writer.run(SCHEMA);
@@ -72,6 +83,7 @@ export class DuckDbStore implements TelemetryStore {
       this.instance = instance;
       this.writer = writer;
       this.reader = reader;
+      this.health = health;
     } catch (err) {
       instance.closeSync();
       throw err;
@@ -310,7 +322,7 @@ export class DuckDbStore implements TelemetryStore {
   }
 
   async ping(): Promise<void> {
-    await this.read('SELECT 1');
+    await this.conn('health').run('SELECT 1');
   }
 
   async close(): Promise<void> {
@@ -320,8 +332,9 @@ export class DuckDbStore implements TelemetryStore {
     await this.writeTail;
     this.writer?.disconnectSync();
     this.reader?.disconnectSync();
+    this.health?.disconnectSync();
     this.instance?.closeSync();
-    this.writer = this.reader = this.instance = null;
+    this.writer = this.reader = this.health = this.instance = null;
   }
 
   /** The device / range / metric filter shared by history queries, with its bound parameters. */
@@ -337,12 +350,16 @@ export class DuckDbStore implements TelemetryStore {
     return { values, types, filter };
   }
 
-  private async read(sql: string, values?: Params, types?: ParamTypes): Promise<unknown[][]> {
-    const reader = await this.conn('reader').runAndReadAll(sql, values, types);
-    return reader.getRowsJS();
+  private read(sql: string, values?: Params, types?: ParamTypes): Promise<unknown[][]> {
+    const run = this.readTail.then(async () => {
+      const reader = await this.conn('reader').runAndReadAll(sql, values, types);
+      return reader.getRowsJS();
+    });
+    this.readTail = run.catch(() => undefined);
+    return run;
   }
 
-  private conn(which: 'writer' | 'reader'): DuckDBConnection {
+  private conn(which: 'writer' | 'reader' | 'health'): DuckDBConnection {
     const c = this[which];
     if (c === null) throw new Error(this.closed ? 'DuckDB store is closed' : 'DuckDB store is not initialised');
     return c;

@@ -9,7 +9,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
  * and serialises them again; its pool also retries and fails over on its own, hiding failures from the write buffer,
  * which owns retries and dead-lettering and needs the status and body of a refused write. Everything else the store
  * asked the library for (SHOW DATABASES, SHOW RETENTION POLICIES, CREATE ..., raw queries, ping) is a statement on
- * /query or a GET of /ping, a few lines here. One client, one agent, one timeout, closed with the store.
+ * /query or a GET of /ping, a few lines here. One client, one agent (and one for /ping), one timeout, closed with the
+ * store.
  */
 
 /** Where the store connects, from `INFLUX_URL`. */
@@ -59,6 +60,11 @@ export interface InfluxResponse {
 
 export class InfluxHttp {
   private readonly agent: HttpAgent;
+  /**
+   * /ping has its own connection: behind a busy query agent (HTTPS keeps 8 sockets) the health check would wait for
+   * operators' queries and turn /health 503 (issue 15).
+   */
+  private readonly pingAgent: HttpAgent;
   private readonly auth: string | null;
 
   constructor(
@@ -69,6 +75,10 @@ export class InfluxHttp {
       target.protocol === 'https'
         ? new HttpsAgent({ keepAlive: true, maxSockets: 8 })
         : new HttpAgent({ keepAlive: true });
+    this.pingAgent =
+      target.protocol === 'https'
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
+        : new HttpAgent({ keepAlive: true, maxSockets: 1 });
     this.auth =
       target.username !== undefined
         ? `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}`
@@ -111,13 +121,14 @@ export class InfluxHttp {
 
   /** Resolves when /ping answers 2xx within `timeoutMs`. */
   async ping(timeoutMs: number): Promise<void> {
-    const res = await this.request('GET', '/ping', '', null, 'ping', timeoutMs);
+    const res = await this.request('GET', '/ping', '', null, 'ping', timeoutMs, this.pingAgent);
     if (res.status < 200 || res.status >= 300) throw new Error(`InfluxDB /ping answered ${res.status}`);
   }
 
   /** Closes the kept-alive connections. */
   close(): void {
     this.agent.destroy();
+    this.pingAgent.destroy();
   }
 
   private request(
@@ -127,6 +138,7 @@ export class InfluxHttp {
     contentType: string | null,
     what: string,
     timeoutMs = this.timeoutMs,
+    agent = this.agent,
   ): Promise<InfluxResponse> {
     const { protocol, host, port } = this.target;
     const request = protocol === 'https' ? httpsRequest : httpRequest;
@@ -137,16 +149,13 @@ export class InfluxHttp {
     }
     if (this.auth !== null) headers.authorization = this.auth;
     return new Promise<InfluxResponse>((resolve, reject) => {
-      const req = request(
-        { host, port, path, method, agent: this.agent, timeout: timeoutMs, headers },
-        (res: IncomingMessage) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('error', reject);
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
+      const req = request({ host, port, path, method, agent, timeout: timeoutMs, headers }, (res: IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
       req.on('timeout', () => req.destroy(new Error(`InfluxDB ${what} timed out after ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
