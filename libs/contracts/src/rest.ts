@@ -42,6 +42,8 @@ export const RestRoute = {
   user: '/api/users/:username',
   /** `POST` (admin) resets a user's password. */
   userPassword: '/api/users/:username/password',
+  /** `GET` (admin) the audit log, newest first: AuditPage. */
+  audit: '/api/audit',
   /** Readiness (alias of {@link RestRoute.ready}). */
   health: '/health',
   /** Readiness: 200 ok, 503 degraded or unavailable. */
@@ -178,7 +180,8 @@ export interface HistoryParams {
 /** ISO-8601 as `Date.parse` reads it reliably: a date, optionally a time, optionally a zone (none: UTC for a date). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
 
-function parseTime(text: string | undefined, fallback: number, name: string): number {
+/** A query time: epoch ms or ISO-8601 (empty: `fallback`); INVALID_REQUEST naming `name` otherwise. */
+export function parseTime(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined || text === '') return fallback;
   // Date.parse alone takes almost anything ("1.5" is a day in 2001): only epoch ms and ISO-8601 are times here.
   const n = /^\d+$/.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;

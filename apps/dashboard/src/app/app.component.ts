@@ -29,6 +29,7 @@ import { PasswordDialogComponent } from './features/account/password-dialog.comp
           <a routerLink="/" routerLinkActive="active" [routerLinkActiveOptions]="{ exact: true }">Fleet</a>
           @if (session()?.role === 'admin') {
             <a routerLink="/users" routerLinkActive="active" data-nav="users">Users</a>
+            <a routerLink="/audit" routerLinkActive="active" data-nav="audit">Audit</a>
           }
         </nav>
       }

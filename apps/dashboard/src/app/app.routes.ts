@@ -1,5 +1,7 @@
 import type { Routes } from '@angular/router';
 import { adminGuard, authGuard } from './core/auth/auth.guard';
+
+import { AUDIT_ROUTE } from './features/audit/audit.routes';
 import { FleetComponent } from './features/fleet/fleet.component';
 import { LoginComponent } from './features/login/login.component';
 
@@ -19,5 +21,6 @@ export const routes: Routes = [
     loadComponent: () => import('./features/users/users.component').then((m) => m.UsersComponent),
     title: 'Users · Fieldline',
   },
+  AUDIT_ROUTE,
   { path: '**', redirectTo: '' },
 ];

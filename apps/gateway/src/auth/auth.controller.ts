@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
 import {
+  AuditAction,
   AuthPath,
   ErrorCode,
   FieldlineError,
@@ -21,8 +22,7 @@ import { operatorOf } from './auth.guard';
 import { cookieValue } from './login-throttle';
 import { OperatorAuth } from './operator-auth.service';
 import { type Actor, OperatorUsers } from './operator-users.service';
-import { AUDIT_SINK } from '../state/state.module';
-import type { AuditSink } from '../state/audit.sink';
+import { auditRefusal, RequestAudit } from './request-audit';
 
 const userAgentOf = (headers: IncomingHttpHeaders): string | undefined => headers['user-agent']?.slice(0, 256);
 const refreshTokenOf = (body: unknown): unknown =>
@@ -37,7 +37,7 @@ export class AuthController {
     private readonly auth: OperatorAuth,
     private readonly users: OperatorUsers,
     @Inject(CONFIG) config: GatewayConfig,
-    @Inject(AUDIT_SINK) private readonly audit: AuditSink,
+    private readonly audit: RequestAudit,
   ) {
     this.addresses = new ClientAddresses(config.server.trustProxy);
   }
@@ -58,7 +58,17 @@ export class AuthController {
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE_SECURE) ??
         cookieValue(req.headers.cookie, KNOWN_CLIENT_COOKIE),
     };
-    const { session, knownClient } = await this.auth.authenticate(b.username, b.password, origin, b.totp);
+    // The name as claimed (escaped and cut by the log): a refused guess of an unknown name is recorded too.
+    const what = { action: AuditAction.login, actor: typeof b.username === 'string' ? b.username : null };
+    let outcome: Awaited<ReturnType<OperatorAuth['authenticate']>>;
+    try {
+      outcome = await this.auth.authenticate(b.username, b.password, origin, b.totp);
+    } catch (err) {
+      await this.audit.record(req, { ...what, details: auditRefusal(err) }, false);
+      throw err;
+    }
+    await this.audit.record(req, { ...what, details: { role: outcome.session.role } }, true);
+    const { session, knownClient } = outcome;
     // Over TLS the cookie is Secure and says so in its name; a plain-HTTP quick start on a LAN keeps it working.
     const tls = this.addresses.isTls(req.socket, req.headers);
     res.cookie(tls ? KNOWN_CLIENT_COOKIE_SECURE : KNOWN_CLIENT_COOKIE, knownClient, {
@@ -90,13 +100,7 @@ export class AuthController {
   async logout(@Body() body: unknown, @Req() req: Request): Promise<void> {
     const username = await this.auth.logout(refreshTokenOf(body));
     if (username !== null)
-      await this.audit.record({
-        actor: username,
-        action: UserAuditAction.logout,
-        target: username,
-        from: this.addresses.of(req.socket.remoteAddress, req.headers),
-        ok: true,
-      });
+      await this.audit.record(req, { actor: username, action: UserAuditAction.logout, target: username }, true);
   }
 
   /** The caller changes their own password; answers a new session, every other one ends. */
@@ -116,12 +120,14 @@ export class AuthController {
   @AdminOnly()
   @Post(RestRoute.unlock)
   @HttpCode(200)
-  unlock(@Body() body: unknown): UnlockResponse {
+  async unlock(@Body() body: unknown, @Req() req: Request): Promise<UnlockResponse> {
     const username = (typeof body === 'object' && body !== null ? body : {}) as { username?: unknown };
     const name = username.username;
     if (typeof name !== 'string' || name.length < 1 || name.length > 64)
       throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'body must be {"username": string}');
-    return { username: name, failures: this.auth.unlock(name) };
+    const failures = this.auth.unlock(name);
+    await this.audit.record(req, { action: AuditAction.unlock, target: name, details: { failures } }, true);
+    return { username: name, failures };
   }
 }
 

@@ -20,10 +20,13 @@ import { RedisOperatorBus } from './operator-bus';
 import { OperatorStore } from './operator.store';
 import { OperatorUsers } from './operator-users.service';
 import { UsersController } from './users.controller';
+import type { AuditLog } from '../state/audit.log';
 import { STATE_STORE, type StateStore } from '../state/state.store';
 import { importLegacyRegistries } from './device-registry.import';
 import { RedisRevocationBus } from './revocation-bus';
 import { StateDeviceRegistry } from './state.device-registry';
+import { AuditController } from '../state/audit.controller';
+import { RequestAudit } from './request-audit';
 
 /** Injection token of the per-device rate limiter ({@link TokenBucketLimiter}, or null when DEVICE_RATE=0). */
 export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
@@ -35,8 +38,21 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
 @Global()
 @Module({
   imports: [RedisModule, StateModule],
-  controllers: [AuthController, UsersController, DeviceRegistryController, DeviceMetaController],
+  controllers: [AuthController, UsersController, DeviceRegistryController, DeviceMetaController, AuditController],
   providers: [
+    {
+      provide: RequestAudit,
+      inject: [AUDIT_SINK, CONFIG, MetricsRegistry],
+      useFactory: (audit: AuditLog, config: GatewayConfig, metrics: MetricsRegistry) => {
+        observeCounter(metrics, {
+          name: 'fieldline_audit_entries_total',
+          help: 'Audit entries by outcome: recorded, dropped (a flood of refused logins), failed (logged instead).',
+          labels: ['outcome'],
+          read: () => Object.entries(audit.counts).map(([outcome, n]: [string, number]) => [{ outcome }, n] as const),
+        });
+        return new RequestAudit(audit, config);
+      },
+    },
     {
       provide: OperatorAuth,
       inject: [CONFIG, MetricsRegistry, STATE_STORE, AUDIT_SINK, { token: REDIS, optional: true }],
@@ -127,6 +143,6 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
     },
     { provide: APP_GUARD, useClass: OperatorGuard },
   ],
-  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER],
+  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER, RequestAudit],
 })
 export class AuthModule {}

@@ -1,3 +1,4 @@
+import { type AuditConfig, loadAuditConfig } from './audit.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
 import { type BackupConfig, loadBackupConfig } from './backup.config';
 import { type ClusterConfig, loadClusterConfig } from './cluster.config';
@@ -31,6 +32,8 @@ export interface GatewayConfig {
   state: StateConfig;
   /** Where online backups of embedded mode go. */
   backup: BackupConfig;
+  /** The audit log's retention. */
+  audit: AuditConfig;
 }
 
 /** Reads and validates the configuration; throws a `ConfigError` (config-error.ts) naming the first bad variable. */
@@ -50,6 +53,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     sim: loadSimConfig(env),
     state: loadStateConfig(env),
     backup: loadBackupConfig(env),
+    audit: loadAuditConfig(env),
   };
 }
 

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  AUDIT_PATH,
   AuthPath,
   BackupPath,
   ErrorCode,
@@ -278,6 +281,33 @@ export const OPERATIONS: readonly Op[] = [
     params: [usernameParam],
     ok: { '204': { description: 'removed' } },
     errors: [...USER_ERRORS, ErrorCode.CONFLICT],
+  },
+  {
+    method: 'get',
+    path: AUDIT_PATH,
+    tag: 'audit',
+    summary: 'The audit log (admin): logins, unlocks, device registry changes; newest first',
+    description:
+      'Each entry says who (`actor`: the operator, or the user name a login claimed), when, from where (the client ' +
+      'address, through trusted proxies only), what (`action`, `target`, `details`) and whether it went through ' +
+      '(`ok`). Entries are kept for AUDIT_RETENTION (default 90 days). Page on with `cursor=<nextCursor>`.',
+    security: 'admin',
+    params: [
+      ['from', { type: 'string' }, 'epoch ms or ISO-8601, inclusive'],
+      ['to', { type: 'string' }, 'epoch ms or ISO-8601, exclusive'],
+      ['actor', { type: 'string', maxLength: 128 }, 'exactly this actor'],
+      ['action', { type: 'string', maxLength: 128 }, 'action prefix: `device.` or `auth.login`'],
+      ['target', { type: 'string', maxLength: 128 }, 'exactly this target (a device id, a user name)'],
+      ['ok', { type: 'string', enum: ['true', 'false'] }, 'done (true) or refused (false) only'],
+      [
+        'limit',
+        { type: 'integer', minimum: 1, maximum: AUDIT_PAGE_MAX },
+        `entries per page (default ${AUDIT_PAGE_DEFAULT})`,
+      ],
+      ['cursor', { type: 'string' }, 'the `nextCursor` of the previous page'],
+    ].map(([name, schema, description]) => ({ name, in: 'query', required: false, schema, description })),
+    ok: { '200': { description: 'a page of entries', content: json(ref('AuditPage')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST],
   },
   {
     method: 'get',
@@ -703,9 +733,11 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
-    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'users'].map((name) => ({
-      name,
-    })),
+    tags: ['audit', 'auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'users'].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       schemas,

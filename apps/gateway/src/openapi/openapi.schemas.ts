@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   AGGREGATIONS,
+  AuditPageSchema,
   DEVICE_ID_PATTERN,
   DeviceMetaPatchSchema,
   DeviceMetaSchema,
@@ -159,6 +160,7 @@ export const SCHEMAS = {
     ),
   }),
   InfluxError: z.object({ error: z.string() }).describe('InfluxDB-shaped error of the line-protocol routes'),
+  AuditPage: AuditPageSchema,
 } as const;
 
 /** Name of a component schema. */

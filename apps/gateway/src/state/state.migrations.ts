@@ -76,6 +76,27 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`create index sessions_user on sessions (user_id)`.execute(db);
     },
   },
+  '0003_audit': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('audit_entries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('from_address', 'text')
+        // 0/1: one type on both engines (SQLite has no boolean).
+        .addColumn('ok', 'integer', (c) => c.notNull())
+        .addColumn('details', 'text')
+        .execute();
+      // Pages are newest first by (at, id); the filters narrow within a time range.
+      await sql`create index audit_entries_at on audit_entries (at, id)`.execute(db);
+      await sql`create index audit_entries_actor on audit_entries (actor, at)`.execute(db);
+      await sql`create index audit_entries_action on audit_entries (action, at)`.execute(db);
+      await sql`create index audit_entries_target on audit_entries (target, at)`.execute(db);
+    },
+  },
 };
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -77,10 +77,26 @@ export interface SessionsTable {
   address: string | null;
 }
 
+/** The audit log: one row per recorded action (state/audit.log.ts). */
+export interface AuditEntriesTable {
+  /** Random; with `at` the order of a page. */
+  id: string;
+  at: number;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  from_address: string | null;
+  /** 1: done; 0: refused. */
+  ok: number;
+  /** JSON object, or null. */
+  details: string | null;
+}
+
 export interface StateSchema {
   devices: DevicesTable;
   device_metrics: DeviceMetricsTable;
   state_imports: StateImportsTable;
   users: UsersTable;
   sessions: SessionsTable;
+  audit_entries: AuditEntriesTable;
 }
