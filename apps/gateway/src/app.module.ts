@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
 import type { GatewayConfig } from './config/config';
+import { CommandsModule } from './commands/commands.module';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DevicesModule } from './devices/devices.module';
@@ -25,6 +26,7 @@ export class AppModule {
         DevicesModule,
         LiveModule,
         IngestModule,
+        CommandsModule,
         HealthModule,
         ExportModule,
         OpenApiModule,

@@ -10,6 +10,7 @@ import {
   errorsTopic,
   isValidDeviceId,
   LIMITS,
+  parseCommandResultTopic,
   parseTopic,
   STATUS_OFFLINE,
   statusTopic,
@@ -20,6 +21,7 @@ import type { DeviceAuth } from '../auth/device-auth.service';
 import type { MqttDeviceBudget } from '../config/mqtt.config';
 import { capMqttPacketSize } from '../common/third-party.patches';
 import type { PresenceService } from '../devices/presence.service';
+import type { DeviceEvents } from './device-events';
 import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { MqttSessionBudget } from './mqtt.sessions';
@@ -125,6 +127,8 @@ export class MqttBrokerTransport implements DeviceTransport {
     private readonly devices: DeviceAuth,
     private readonly listenOn: { port: number; host: string },
     private readonly budget: MqttBrokerBudget,
+    /** Where command PUBACKs and results go, and who hears of command subscriptions; null: not answered. */
+    private readonly events: DeviceEvents | null = null,
   ) {
     this.refusalLog = new LogBudget(log);
     this.sessions = new MqttSessionBudget(budget.session, deviceOfSession);
@@ -181,6 +185,22 @@ export class MqttBrokerTransport implements DeviceTransport {
         this.presence.markOffline(t.deviceId);
     });
     broker.on('clientDisconnect', (client) => this.forget(client));
+    // The device's own PUBACK of a command publish is what makes the command delivered (QoS 1 subscription).
+    broker.on('ack', (packet, client) => {
+      const deviceId = client && this.deviceOf.get(client);
+      if (deviceId === undefined || !('topic' in packet) || !packet.topic.startsWith(`devices/${deviceId}/commands/`))
+        return;
+      const id = commandIdOf(packet.payload);
+      if (id !== null) this.events?.ack(deviceId, id);
+    });
+    // Commands are sent once the device listens for them: a publish before its SUBSCRIBE would reach nobody.
+    broker.on('subscribe', (subs, client) => {
+      const deviceId = client && this.deviceOf.get(client);
+      if (deviceId === undefined) return;
+      const prefix = `devices/${deviceId}/`;
+      if (subs.some((s) => s.qos > 0 && (s.topic === `${prefix}#` || s.topic.startsWith(`${prefix}commands/`))))
+        this.events?.connected(deviceId);
+    });
     broker.on('clientError', (client, err) => {
       this.forget(client);
       // Refused CONNECTs are counted at /metrics; a device retrying with a bad token must not flood the log.
@@ -336,12 +356,26 @@ export class MqttBrokerTransport implements DeviceTransport {
 
   /**
    * Every device publish passes here, before PUBACK. `devices/<own id>/telemetry` is ingested, `devices/<own id>/status`
-   * passes; anything else is refused on the device's errors topic (FORBIDDEN for another device's topics,
+   * passes, `devices/<own id>/results/<command id>` goes to the command service; anything else is refused on the device's errors topic (FORBIDDEN for another device's topics,
    * INVALID_TOPIC otherwise) and dropped. MQTT 3.1.1 has no negative PUBACK: the refused packet is still acked.
    */
   private onDevicePublish(client: Client, packet: PublishPacket): boolean {
     const deviceId = this.deviceOf.get(client);
     const t = parseTopic(packet.topic);
+    if (t === null && deviceId !== undefined && this.events) {
+      const r = parseCommandResultTopic(packet.topic);
+      if (r?.deviceId === deviceId) {
+        // Taken here, not forwarded: the device's own subscription to its topics must not echo it back.
+        packet.topic = DROPPED_TOPIC;
+        packet.retain = false;
+        const refusal = this.events.reply(deviceId, r.commandId, packet.payload.toString('utf8'));
+        if (refusal) {
+          this.pipeline.refuse('mqtt', refusal.code, true);
+          this.sendError(deviceId, refusal);
+        }
+        return false;
+      }
+    }
     if (deviceId !== undefined && t?.deviceId === deviceId) {
       if (t.kind === 'status') return false;
       if (t.kind === 'telemetry') {
@@ -384,6 +418,16 @@ export class MqttBrokerTransport implements DeviceTransport {
       },
       () => {},
     );
+  }
+}
+
+/** The `id` of a command payload ({@link CommandDelivery}), or null. */
+function commandIdOf(payload: Buffer | string): string | null {
+  try {
+    const id = (JSON.parse(payload.toString()) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
   }
 }
 
