@@ -38,7 +38,8 @@ export class CommandsController {
     await this.registered(id);
     const waitMs = parseWait(wait);
     const { command } = await this.commands.create(id, body, requestOperator(req) ?? null);
-    const now = await this.commands.waitFinal(command, Math.min(waitMs, command.timeoutMs * (command.retries + 1)));
+    // Never past the command's expiry: by then it is final.
+    const now = await this.commands.waitFinal(command, Math.min(waitMs, Math.max(0, command.expiresAt - Date.now())));
     res.status(now.completedAt === null ? 202 : 200);
     res.setHeader('Location', commandPath(id, now.id));
     return now;

@@ -188,7 +188,13 @@ export class MqttBrokerTransport implements DeviceTransport {
     // The device's own PUBACK of a command publish is what makes the command delivered (QoS 1 subscription).
     broker.on('ack', (packet, client) => {
       const deviceId = client && this.deviceOf.get(client);
-      if (deviceId === undefined || !('topic' in packet) || !packet.topic.startsWith(`devices/${deviceId}/commands/`))
+      // No packet: a PUBACK for a message id the session no longer holds.
+      if (
+        deviceId === undefined ||
+        !packet ||
+        !('topic' in packet) ||
+        !packet.topic.startsWith(`devices/${deviceId}/commands/`)
+      )
         return;
       const id = commandIdOf(packet.payload);
       if (id !== null) this.events?.ack(deviceId, id);
@@ -362,9 +368,10 @@ export class MqttBrokerTransport implements DeviceTransport {
   private onDevicePublish(client: Client, packet: PublishPacket): boolean {
     const deviceId = this.deviceOf.get(client);
     const t = parseTopic(packet.topic);
-    if (t === null && deviceId !== undefined && this.events) {
-      const r = parseCommandResultTopic(packet.topic);
-      if (r?.deviceId === deviceId) {
+    // Not parsed on the hot path: only a topic that is none of telemetry, status and errors can be a result's.
+    const r = t === null ? parseCommandResultTopic(packet.topic) : null;
+    if (r !== null && deviceId !== undefined && this.events) {
+      if (r.deviceId === deviceId) {
         // Taken here, not forwarded: the device's own subscription to its topics must not echo it back.
         packet.topic = DROPPED_TOPIC;
         packet.retain = false;
@@ -394,14 +401,15 @@ export class MqttBrokerTransport implements DeviceTransport {
     packet.topic = DROPPED_TOPIC;
     packet.retain = false;
     if (deviceId === undefined) return false;
-    const code = t && t.deviceId !== deviceId ? ErrorCode.FORBIDDEN : ErrorCode.INVALID_TOPIC;
+    const named = t ?? r;
+    const code = named && named.deviceId !== deviceId ? ErrorCode.FORBIDDEN : ErrorCode.INVALID_TOPIC;
     this.pipeline.refuse('mqtt', code, true);
     this.sendError(deviceId, {
       code,
       message:
         code === ErrorCode.FORBIDDEN
           ? `device ${deviceId} may not publish to ${topic.slice(0, 200)}: only below devices/${deviceId}/`
-          : `devices publish readings to devices/${deviceId}/telemetry and status to devices/${deviceId}/status; not to ${topic.slice(0, 200)}`,
+          : `devices publish readings to devices/${deviceId}/telemetry, status to devices/${deviceId}/status and command results to devices/${deviceId}/results/<command id>; not to ${topic.slice(0, 200)}`,
     });
     return false;
   }
