@@ -4,7 +4,7 @@
  */
 import { type Command, commandsPath } from '@fieldline/contracts';
 import { startGateway, type TestGateway, waitFor } from '../../apps/gateway/test/support';
-import { CommandResponder } from './commands';
+import { type CommandBehaviour, CommandResponder } from './commands';
 import type { Protocol } from './device.types';
 import { Simulator } from './simulator';
 
@@ -40,7 +40,7 @@ describe.each<Protocol>(['mqtt', 'ws'])('simulated devices answer commands over 
     return (await res.json()) as Command;
   };
 
-  const run = async (ids: string[], commands: ConstructorParameters<typeof Simulator>[0]['commands']) => {
+  const run = async (ids: string[], commands: CommandBehaviour) => {
     const tokens: Record<string, string> = {};
     for (const id of ids) tokens[id] = await gw.deviceToken(id);
     const sim = new Simulator({ url: gw.url, mqttUrl: gw.mqttUrl!, protocol, ids, tokens, rate: 1, commands });

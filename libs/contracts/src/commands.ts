@@ -24,15 +24,8 @@ export const COMMAND_STATUSES = [
 ] as const;
 /** One of {@link COMMAND_STATUSES}. */
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
-/** Statuses a command never leaves. */
-export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
-  'succeeded',
-  'failed',
-  'rejected',
-  'timed_out',
-  'expired',
-  'cancelled',
-];
+/** Statuses a command never leaves: all but the first three. */
+export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = COMMAND_STATUSES.slice(3);
 /** Whether `status` is final. */
 export const isFinalCommandStatus = (status: CommandStatus): boolean => FINAL_COMMAND_STATUSES.includes(status);
 
