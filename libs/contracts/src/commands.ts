@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from './limits';
+import { SHARED_GROUP } from './topics';
 
 /*
  * Commands (RPC) from operators to one device: the request operators send, the stored command with its lifecycle,
@@ -181,6 +182,9 @@ export const CommandFrameType = {
 /** The topic a device answers a command on (QoS 1): `devices/<id>/results/<commandId>`. */
 export const commandResultTopic = (deviceId: string, commandId: string): string =>
   `devices/${deviceId}/results/${commandId}`;
+
+/** Every device's command results: what a gateway node takes from an external broker, shared among the nodes. */
+export const SHARED_COMMAND_RESULTS_FILTER = `$share/${SHARED_GROUP}/devices/+/results/+`;
 
 /** Parses `devices/<id>/results/<commandId>` (null for any other topic). */
 export function parseCommandResultTopic(topic: string): { deviceId: string; commandId: string } | null {

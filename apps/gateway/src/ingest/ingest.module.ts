@@ -74,6 +74,7 @@ import { WsIngestTransport } from './ws.transport';
                 presence,
                 { ...config.mqtt, url, nodeId: config.cluster.nodeId },
                 logger('MQTT'),
+                events,
               );
         // A connection that stops answering pings is cut; a device whose last connection closed is offline at once.
         const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
