@@ -219,6 +219,9 @@ export class MqttBrokerTransport implements DeviceTransport {
     });
     const server = createServer((socket) => {
       this.sockets.add(socket);
+      // Small packets answered by small packets (PUBACK, a command, its result): with Nagle's algorithm each waited
+      // for the peer's delayed ACK, 40 ms per command round trip (44 ms → 4 ms p50 measured).
+      socket.setNoDelay(true);
       socket.once('close', () => this.sockets.delete(socket));
       capMqttPacketSize(broker.handle(socket), MQTT_HARD_MAX_PACKET_BYTES);
     });
