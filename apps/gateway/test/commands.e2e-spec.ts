@@ -391,3 +391,22 @@ describe('commands across a gateway restart (same DATA_DIR)', () => {
     await dev.close();
   });
 });
+
+describe('commands at shutdown', () => {
+  it('a request waiting for a result is answered 202 with the command as it is, and the gateway stops', async () => {
+    const gw = await startGateway();
+    const dev = await wsCommandDevice(gw, 'cmd-sd-1', 'ack-only');
+    const pending = fetch(`${gw.url}${commandsPath('cmd-sd-1')}?wait=30000`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await gw.adminToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ method: 'long', timeoutMs: 60_000 }),
+    });
+    await waitFor(() => dev.received.length === 1, 'the command at the device');
+    const t0 = Date.now();
+    await gw.stop();
+    const res = await pending;
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as Command).status).toBe('delivered');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});

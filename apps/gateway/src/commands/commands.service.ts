@@ -37,7 +37,8 @@ export const DEFAULT_COMMAND_OPTIONS: CommandServiceOptions = { inFlightPerDevic
  */
 export class CommandService implements DeviceEventsListener {
   private readonly chains = new Map<string, Promise<unknown>>();
-  private readonly waiters = new Map<string, Set<(c: Command) => void>>();
+  /** Requests waiting for a command to end (`?wait`): called with it when final, or with nothing at stop. */
+  private readonly waiters = new Map<string, Set<(c?: Command) => void>>();
   private readonly listeners: ((c: Command) => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
@@ -67,6 +68,8 @@ export class CommandService implements DeviceEventsListener {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.chains.values()]);
+    // Waiting requests get the command as it is now, before the state store closes and HTTP is shut.
+    for (const set of [...this.waiters.values()]) for (const done of [...set]) done();
   }
 
   /** Calls `fn` with every command after each change. */
@@ -166,18 +169,20 @@ export class CommandService implements DeviceEventsListener {
     return new Promise<Command>((resolve) => {
       let set = this.waiters.get(command.id);
       if (!set) this.waiters.set(command.id, (set = new Set()));
-      const done = (c: Command): void => {
+      const settle = (c: Command): void => {
         clearTimeout(timer);
         set.delete(done);
         if (set.size === 0) this.waiters.delete(command.id);
         resolve(c);
       };
-      const timer = setTimeout(() => {
+      const done = (c?: Command): void => {
+        if (c) return settle(c);
         this.repo.get(command.id).then(
-          (c) => done(c ? publicCommand(c) : command),
-          () => done(command),
+          (now) => settle(now ? publicCommand(now) : command),
+          () => settle(command),
         );
-      }, ms);
+      };
+      const timer = setTimeout(done, ms);
       set.add(done);
       // It may have ended between the caller's read and now.
       this.repo.get(command.id).then(
