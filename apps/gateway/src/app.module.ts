@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
+import { BackupModule } from './backup/backup.module';
 import type { GatewayConfig } from './config/config';
 import { CommandsModule } from './commands/commands.module';
 import { ConfigModule } from './config/config.module';
@@ -29,6 +30,7 @@ export class AppModule {
         CommandsModule,
         HealthModule,
         ExportModule,
+        BackupModule,
         OpenApiModule,
         DashboardModule,
       ],

@@ -9,6 +9,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import {
+  AUDIT_PATH,
+  AuditAction,
+  AuthPath,
   type Command,
   type CommandDelivery,
   CommandErrorCode,
@@ -23,7 +26,7 @@ import {
   INGEST_PATH,
   Namespace,
 } from '@fieldline/contracts';
-import { sleep, startGateway, type TestGateway, waitFor } from './support';
+import { login, sleep, startGateway, type TestGateway, waitFor } from './support';
 
 /** How a test device answers: result, ack only, nothing, or a failure. */
 type Mode = 'answer' | 'ack-only' | 'silent' | 'fail';
@@ -335,6 +338,32 @@ describe('commands', () => {
   it('refuses viewers, bad requests and unknown devices', async () => {
     await gw.deviceToken('cmd-bad-1');
     expect((await post('cmd-bad-1', { method: 'x' }, '', await gw.operatorToken())).status).toBe(403);
+    // The operator role may send; every post that reaches the command service is in the audit log, refusals too.
+    const user = { username: 'op-1', role: 'operator', password: 'op-1-password-long' };
+    const made = await fetch(gw.url + AuthPath.users, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(user),
+    });
+    expect(made.status).toBe(201);
+    const opToken = ((await login(gw.url, user.username, user.password)).body as { accessToken: string }).accessToken;
+    const asOperator = await post('cmd-bad-1', { method: 'y' }, '', opToken);
+    expect(asOperator.status).toBe(202);
+    expect(asOperator.body.createdBy).toBe('op-1');
+    expect((await post('cmd-bad-1', { method: 'a/b' })).status).toBe(400);
+    const audit = (await gw.get(`${AUDIT_PATH}?action=${AuditAction.commandSend}&target=cmd-bad-1`, admin)).body as {
+      entries: { actor: string; ok: boolean; details?: Record<string, unknown> }[];
+    };
+    expect(audit.entries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          actor: 'op-1',
+          ok: true,
+          details: expect.objectContaining({ commandId: asOperator.body.id, method: 'y' }),
+        }),
+        expect.objectContaining({ actor: 'admin', ok: false, details: { code: 'INVALID_REQUEST' } }),
+      ]),
+    );
     expect((await post('cmd-bad-1', { method: 'a/b' })).status).toBe(400);
     expect((await post('cmd-bad-1', { method: 'x', timeoutMs: 5 })).status).toBe(400);
     expect((await post('cmd-bad-1', { method: 'x', extra: 1 })).status).toBe(400);

@@ -13,6 +13,7 @@ import {
   newDeviceToken,
   registrationOf,
 } from './device-registry';
+import type { InTransaction } from '../state/state.store';
 
 /** Called when a device's token stops being valid (revoked or rotated): transports close its connections. */
 export type RevocationListener = (deviceId: string) => void;
@@ -46,6 +47,11 @@ export class DeviceAuth {
   /** Counts rotations and revocations, so that a lookup that was out during one is not cached. */
   private changes = 0;
   private readonly listeners = new Set<RevocationListener>();
+  /**
+   * Token checks answered from the cache (`hits`), asked of the registry (`misses`), and answered from an expired
+   * entry because the registry could not be reached (`stale`: ingest going on through a state store outage).
+   */
+  readonly cacheStats = { hits: 0, misses: 0, stale: 0 };
 
   constructor(
     private readonly registry: DeviceRegistry,
@@ -64,15 +70,23 @@ export class DeviceAuth {
     const hash = hashDeviceToken(token);
     const now = this.now();
     const hit = this.known.get(hash);
-    if (hit && hit.until > now) return hit.deviceId;
-    if (!hit && (this.unknown.get(hash) ?? 0) > now) return null;
+    if (hit && hit.until > now) {
+      this.cacheStats.hits++;
+      return hit.deviceId;
+    }
+    if (!hit && (this.unknown.get(hash) ?? 0) > now) {
+      this.cacheStats.hits++;
+      return null;
+    }
+    this.cacheStats.misses++;
     const changes = this.changes;
     let deviceId: string | null;
     try {
       deviceId = await this.registry.deviceOfToken(hash);
     } catch (err) {
-      if (hit) return hit.deviceId;
-      throw err;
+      if (!hit) throw err;
+      this.cacheStats.stale++;
+      return hit.deviceId;
     }
     // A rotation or revocation that landed while the lookup was out may make its answer stale: do not keep it.
     if (changes !== this.changes) return deviceId;
@@ -84,8 +98,16 @@ export class DeviceAuth {
     return deviceId;
   }
 
-  /** Registers a new device; its token is returned this once. CONFLICT when the id is taken. */
-  async register(deviceId: unknown, name: unknown): Promise<DeviceTokenResponse> {
+  /** Entries in the token cache: verified tokens, and unknown ones remembered. */
+  cacheSize(): { known: number; unknown: number } {
+    return { known: this.known.size, unknown: this.unknown.size };
+  }
+
+  /**
+   * Registers a new device; its token is returned this once. CONFLICT when the id is taken. `inTrx` (its audit
+   * entry) commits with the registration.
+   */
+  async register(deviceId: unknown, name: unknown, inTrx?: InTransaction): Promise<DeviceTokenResponse> {
     if (!isValidDeviceId(deviceId))
       throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'deviceId must be 1–64 characters of A-Z a-z 0-9 _ . -');
     if (name !== undefined && (typeof name !== 'string' || name.length > MAX_NAME_LENGTH))
@@ -97,7 +119,7 @@ export class DeviceAuth {
     const at = this.now();
     const record: DeviceRecord = { deviceId, createdAt: at, tokenIssuedAt: at, tokenHash: hashDeviceToken(token) };
     if (name !== undefined) record.name = name;
-    if (!(await this.registry.create(record)))
+    if (!(await this.registry.create(record, inTrx)))
       throw new FieldlineError(
         ErrorCode.CONFLICT,
         `device "${deviceId}" is already registered; rotate its token with POST /api/devices/${deviceId}/token`,
@@ -106,17 +128,17 @@ export class DeviceAuth {
   }
 
   /** Issues a new token; the old one stops working at once and the device's connections are closed. */
-  async rotate(deviceId: string): Promise<DeviceTokenResponse> {
+  async rotate(deviceId: string, inTrx?: InTransaction): Promise<DeviceTokenResponse> {
     const token = newDeviceToken();
-    const record = await this.registry.setToken(deviceId, hashDeviceToken(token), this.now());
+    const record = await this.registry.setToken(deviceId, hashDeviceToken(token), this.now(), inTrx);
     if (!record) throw new FieldlineError(ErrorCode.NOT_FOUND, `no registered device "${deviceId}"`);
     this.revoked(deviceId);
     return { ...registrationOf(record), token };
   }
 
   /** Revokes the device's token and closes its connections. The device stays registered; rotate issues a new one. */
-  async revoke(deviceId: string): Promise<DeviceRegistration> {
-    const record = await this.registry.setToken(deviceId, null, null);
+  async revoke(deviceId: string, inTrx?: InTransaction): Promise<DeviceRegistration> {
+    const record = await this.registry.setToken(deviceId, null, null, inTrx);
     if (!record) throw new FieldlineError(ErrorCode.NOT_FOUND, `no registered device "${deviceId}"`);
     this.revoked(deviceId);
     return registrationOf(record);

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
+  AuditAction,
   type Command,
   COMMAND_LIMITS,
   CommandListQuerySchema,
@@ -11,12 +12,13 @@ import {
   isValidDeviceId,
 } from '@fieldline/contracts';
 import { DEVICE_REGISTRY, type DeviceRegistry } from '../auth/device-registry';
-import { AdminOnly, requestOperator } from '../common/access';
+import { RequestAudit } from '../auth/request-audit';
+import { OperatorOnly, requestOperator } from '../common/access';
 import { CommandService } from './commands.service';
 
 /**
- * Commands over REST. Sending and cancelling are for admins (the roles that may change a device); any operator may
- * read them. `POST ...?wait=<ms>` holds the request until the command is final (200) or `wait` passed (202, follow
+ * Commands over REST. Sending and cancelling are for the operator and admin roles, each in the audit log (refusals
+ * too); viewers may read them. `POST ...?wait=<ms>` holds the request until the command is final (200) or `wait` passed (202, follow
  * the command at its `Location`).
  */
 @Controller()
@@ -24,9 +26,10 @@ export class CommandsController {
   constructor(
     private readonly commands: CommandService,
     @Inject(DEVICE_REGISTRY) private readonly registry: DeviceRegistry,
+    private readonly audit: RequestAudit,
   ) {}
 
-  @AdminOnly()
+  @OperatorOnly()
   @Post(CommandPath.commands)
   async create(
     @Param('id') id: string,
@@ -35,9 +38,19 @@ export class CommandsController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<Command> {
-    await this.registered(id);
     const waitMs = parseWait(wait);
-    const { command } = await this.commands.create(id, body, requestOperator(req) ?? null);
+    let created: { command: Command; created: boolean };
+    try {
+      await this.registered(id);
+      created = await this.commands.create(id, body, requestOperator(req) ?? null);
+    } catch (err) {
+      const code = err instanceof FieldlineError ? err.code : ErrorCode.INTERNAL;
+      await this.audit.record(req, { action: AuditAction.commandSend, target: id, details: { code } }, false);
+      throw err;
+    }
+    const { command } = created;
+    const details = { commandId: command.id, method: command.method, created: created.created };
+    await this.audit.record(req, { action: AuditAction.commandSend, target: id, details }, true);
     // Never past the command's expiry: by then it is final.
     const now = await this.commands.waitFinal(command, Math.min(waitMs, Math.max(0, command.expiresAt - Date.now())));
     res.status(now.completedAt === null ? 202 : 200);
@@ -60,11 +73,20 @@ export class CommandsController {
     return this.commands.get(id, commandId);
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @HttpCode(200)
   @Post(CommandPath.cancel)
-  cancel(@Param('id') id: string, @Param('commandId') commandId: string): Promise<Command> {
-    return this.commands.cancel(id, commandId);
+  async cancel(@Param('id') id: string, @Param('commandId') commandId: string, @Req() req: Request): Promise<Command> {
+    const what = { action: AuditAction.commandCancel, target: id, details: { commandId } };
+    try {
+      const command = await this.commands.cancel(id, commandId);
+      await this.audit.record(req, what, true);
+      return command;
+    } catch (err) {
+      const code = err instanceof FieldlineError ? err.code : ErrorCode.INTERNAL;
+      await this.audit.record(req, { ...what, details: { commandId, code } }, false);
+      throw err;
+    }
   }
 
   private async registered(id: string): Promise<void> {

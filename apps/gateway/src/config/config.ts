@@ -1,4 +1,6 @@
+import { type AuditConfig, loadAuditConfig } from './audit.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
+import { type BackupConfig, loadBackupConfig } from './backup.config';
 import { type ClusterConfig, loadClusterConfig } from './cluster.config';
 import { type DevicesConfig, loadDevicesConfig } from './devices.config';
 import type { Env } from './env';
@@ -28,6 +30,10 @@ export interface GatewayConfig {
   sim: SimConfig;
   /** Entity state: SQLite under `DATA_DIR`, or PostgreSQL (`DATABASE_URL`). */
   state: StateConfig;
+  /** Where online backups of embedded mode go. */
+  backup: BackupConfig;
+  /** The audit log's retention. */
+  audit: AuditConfig;
 }
 
 /** Reads and validates the configuration; throws a `ConfigError` (config-error.ts) naming the first bad variable. */
@@ -46,6 +52,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     lineProtocol: loadLineProtocolConfig(env),
     sim: loadSimConfig(env),
     state: loadStateConfig(env),
+    backup: loadBackupConfig(env),
+    audit: loadAuditConfig(env),
   };
 }
 
