@@ -16,6 +16,7 @@ const GATEWAY_MODULES = {
   live: ['common', 'config', 'metrics', 'storage'],
   devices: ['common', 'config', 'metrics', 'storage'],
   ingest: ['auth', 'common', 'config', 'devices', 'live', 'metrics', 'storage'],
+  commands: ['auth', 'common', 'config', 'devices', 'ingest', 'state'],
   health: ['auth', 'common', 'ingest', 'state', 'storage'],
   export: ['auth', 'common', 'config', 'devices', 'storage'],
   openapi: ['auth', 'common', 'config'],

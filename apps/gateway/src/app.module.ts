@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
 import { BackupModule } from './backup/backup.module';
 import type { GatewayConfig } from './config/config';
+import { CommandsModule } from './commands/commands.module';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DevicesModule } from './devices/devices.module';
@@ -26,6 +27,7 @@ export class AppModule {
         DevicesModule,
         LiveModule,
         IngestModule,
+        CommandsModule,
         HealthModule,
         ExportModule,
         BackupModule,
