@@ -119,6 +119,17 @@ const lineProtocolWrite = (path: string, v2: boolean): Op => ({
   influxErrors: [400, 401, 403, 413, 429, 503],
 });
 
+/** An admin's list of what the state store holds. */
+const adminList = (path: string, tag: string, summary: string, what: string, item: SchemaName): Op => ({
+  method: 'get',
+  path,
+  tag,
+  summary,
+  security: 'admin',
+  ok: { '200': { description: what, content: json({ type: 'array', items: ref(item) }) } },
+  errors: [...ADMIN_ERRORS, ErrorCode.STORE_UNAVAILABLE],
+});
+
 /** Rotating and revoking a token differ only in method and answer. */
 const tokenRoute = (method: Method, summary: string, ok: Op['ok'][string]): Op => ({
   method,
@@ -224,15 +235,7 @@ export const OPERATIONS: readonly Op[] = [
       ErrorCode.STORE_UNAVAILABLE,
     ],
   },
-  {
-    method: 'get',
-    path: AuthPath.users,
-    tag: 'users',
-    summary: 'Every user, without password hashes (admin)',
-    security: 'admin',
-    ok: { '200': { description: 'users', content: json({ type: 'array', items: ref('OperatorUser') }) } },
-    errors: [...ADMIN_ERRORS, ErrorCode.STORE_UNAVAILABLE],
-  },
+  adminList(AuthPath.users, 'users', 'Every user, without password hashes (admin)', 'users', 'OperatorUser'),
   {
     method: 'post',
     path: AuthPath.users,
@@ -321,15 +324,13 @@ export const OPERATIONS: readonly Op[] = [
     ok: { '200': { description: 'the session', content: json(ref('OperatorSession')) } },
     errors: AUTH_ERRORS,
   },
-  {
-    method: 'get',
-    path: AuthPath.registrations,
-    tag: 'device registry',
-    summary: 'Every registered device, without tokens (admin)',
-    security: 'admin',
-    ok: { '200': { description: 'registrations', content: json({ type: 'array', items: ref('DeviceRegistration') }) } },
-    errors: [...ADMIN_ERRORS, ErrorCode.STORE_UNAVAILABLE],
-  },
+  adminList(
+    AuthPath.registrations,
+    'device registry',
+    'Every registered device, without tokens (admin)',
+    'registrations',
+    'DeviceRegistration',
+  ),
   {
     method: 'post',
     path: AuthPath.devices,
