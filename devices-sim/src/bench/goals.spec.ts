@@ -1,4 +1,5 @@
-import { evaluateGoals, GOALS, THRESHOLDS } from './goals';
+import { evaluateGoals, GOALS } from './goals';
+import { THRESHOLDS } from './thresholds';
 import { ingest } from './results.testing';
 import type { FanoutLevel, FanoutResult } from './scenarios/fanout';
 import type { HistoryResult, QueryTiming } from './scenarios/history';

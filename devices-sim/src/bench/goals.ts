@@ -1,7 +1,8 @@
 import { n0, n1, ratio, ratioValue } from './format';
 import type { StepResult } from './load';
 import type { FanoutResult } from './scenarios/fanout';
-import { HISTORY_POINTS, type HistoryResult } from './scenarios/history';
+import type { HistoryResult } from './scenarios/history';
+import { THRESHOLDS } from './thresholds';
 // Types only: the scenarios read their goal rates from THRESHOLDS, so nothing here may be a value from them.
 import type { IngestResult, IngestRun } from './scenarios/ingest';
 
@@ -31,24 +32,6 @@ export interface GoalRule {
   goal: string;
   measure(r: GoalInputs): Verdict | null;
 }
-
-const HISTORY_DAYS = 30;
-
-/**
- * Every threshold of the goals, written once: the goal texts, the rules, the ingest scenario (it measures latency at
- * `latency.rate` and holds `ingest.rate`) and the bench's defaults and --help (the full fan-out ladder and history
- * store reach the goals' sizes) read them. The history's point count is the query the scenario sends.
- */
-export const THRESHOLDS = {
-  /** The rate the gateway must hold for `holdS` with nothing lost. */
-  ingest: { rate: 20_000, holdS: 60 },
-  /** Above `harnessCpuPct` the load generator, not the broker, may be what failed. */
-  brokerShare: { share: 0.6, harnessCpuPct: 90 },
-  latency: { rate: 10_000, p50Ms: 5, p99Ms: 25 },
-  fanout: { sockets: 5000, kbPerSocket: 20, deliveredShare: 0.99 },
-  /** `days` at 1 Hz is the store the goal is set on (the bench's default); a smaller one is not judged. */
-  history: { points: HISTORY_POINTS, days: HISTORY_DAYS, readings: HISTORY_DAYS * 86_400, p50Ms: 200 },
-} as const;
 
 const T = THRESHOLDS;
 

@@ -1,5 +1,5 @@
 import { numberFlag as num, parseFlags, UsageError } from '../args';
-import { THRESHOLDS } from './goals';
+import { THRESHOLDS } from './thresholds';
 
 export const SCENARIOS = ['ingest', 'fanout', 'history', 'isolation'] as const;
 export type Scenario = (typeof SCENARIOS)[number];

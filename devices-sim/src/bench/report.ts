@@ -1,5 +1,6 @@
 import { n0, n1, ratio, table } from './format';
-import { type Goal, THRESHOLDS } from './goals';
+import type { Goal } from './goals';
+import { THRESHOLDS } from './thresholds';
 import type { StepResult } from './load';
 import type { LoadSummary, MachineInfo } from './machine';
 import type { ProfileSummary } from './profile';

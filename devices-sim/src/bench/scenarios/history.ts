@@ -13,6 +13,7 @@ import {
 } from '@fieldline/contracts';
 import { SensorModel } from '../../sensors';
 import type { BenchOptions } from '../options';
+import { HISTORY_POINTS } from '../thresholds';
 import { repoRoot } from '../procs';
 import { startGateway } from '../targets';
 import type { BenchContext } from './context';
@@ -49,9 +50,6 @@ export interface HistoryResult {
   queries: QueryTiming[];
   error?: string;
 }
-
-/** Points of the history aggregate the scenario asks for (and the history goal is set at). */
-export const HISTORY_POINTS = 1000;
 
 const DAY_MS = 86_400_000;
 const BIG = 'hist-big';

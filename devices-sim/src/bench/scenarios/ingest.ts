@@ -1,4 +1,4 @@
-import { THRESHOLDS } from '../goals';
+import { THRESHOLDS } from '../thresholds';
 import { runStep, type StepResult, type StepSpec } from '../load';
 import type { BenchOptions } from '../options';
 import { sleep } from '../procs';
