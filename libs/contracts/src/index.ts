@@ -11,3 +11,4 @@ export * from './runtime';
 export * from './device-messages';
 export * from './device-meta';
 export * from './line-protocol';
+export * from './alarms';
