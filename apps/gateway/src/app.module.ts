@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AlarmsModule } from './alarms/alarms.module';
 import { AuthModule } from './auth/auth.module';
 import type { GatewayConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -24,6 +25,7 @@ export class AppModule {
         StorageModule,
         DevicesModule,
         LiveModule,
+        AlarmsModule,
         IngestModule,
         HealthModule,
         ExportModule,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ErrorBody } from './errors';
-import { AUTH_EXPIRED_EVENT, RATE_LIMITED_EVENT } from './socket';
+import { type AUTH_EXPIRED_EVENT, type RATE_LIMITED_EVENT } from './socket';
 import { DEVICE_ID_PATTERN, METRIC_NAME_PATTERN } from './limits';
 
 /** Severities, lowest first: a rule's levels are ordered by this, and an alarm steps up and down along it. */
@@ -201,6 +201,8 @@ export const AlarmQuerySchema = z
   })
   .strict();
 export type AlarmQuery = z.input<typeof AlarmQuerySchema>;
+/** The query as the gateway reads it (numbers coerced, default limit). */
+export type AlarmFilter = z.output<typeof AlarmQuerySchema>;
 
 export interface AlarmListResponse {
   alarms: Alarm[];

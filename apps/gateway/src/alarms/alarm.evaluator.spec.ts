@@ -1,5 +1,11 @@
 import { type AlarmRule, AlarmRuleInputSchema, type AlarmRuleInput } from '@fieldline/contracts';
-import { AlarmEvaluator, type EvalState, type EvaluatorSink, selectDevices } from './alarm.evaluator';
+import {
+  AlarmEvaluator,
+  type DeviceLabels,
+  type EvalState,
+  type EvaluatorSink,
+  selectDevices,
+} from './alarm.evaluator';
 
 function rule(input: Partial<AlarmRuleInput> & { id?: string }): AlarmRule {
   const spec = AlarmRuleInputSchema.parse({
@@ -254,7 +260,7 @@ describe('AlarmEvaluator', () => {
 });
 
 describe('selectDevices', () => {
-  const devices = [
+  const devices: DeviceLabels[] = [
     { deviceId: 'a', tags: { site: 'north', model: 'x' } },
     { deviceId: 'b', tags: { site: 'south' } },
     { deviceId: 'c', tags: { site: 'north' } },

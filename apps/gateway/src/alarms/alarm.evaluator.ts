@@ -58,10 +58,11 @@ export interface CompiledRule {
 
 export function compileRule(rule: AlarmRule): CompiledRule {
   const c = rule.condition;
-  const levels =
-    c.kind === 'above' || c.kind === 'below'
-      ? c.levels.map((l) => ({ severity: l.severity, a: l.threshold, b: l.threshold }))
-      : c.levels.map((l) => ({ severity: l.severity, a: l.low, b: l.high }));
+  const levels = c.levels.map((l) =>
+    'threshold' in l
+      ? { severity: l.severity, a: l.threshold, b: l.threshold }
+      : { severity: l.severity, a: l.low, b: l.high },
+  );
   levels.sort((x, y) => severityRank(x.severity) - severityRank(y.severity));
   return {
     rule,

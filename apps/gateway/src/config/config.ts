@@ -1,3 +1,4 @@
+import { type AlarmsConfig, loadAlarmsConfig } from './alarms.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
 import { type ClusterConfig, loadClusterConfig } from './cluster.config';
 import { type DevicesConfig, loadDevicesConfig } from './devices.config';
@@ -28,6 +29,8 @@ export interface GatewayConfig {
   sim: SimConfig;
   /** Entity state: SQLite under `DATA_DIR`, or PostgreSQL (`DATABASE_URL`). */
   state: StateConfig;
+  /** Alarm evaluation: ticker, lateness bound, label refresh. */
+  alarms: AlarmsConfig;
 }
 
 /** Reads and validates the configuration; throws a `ConfigError` (config-error.ts) naming the first bad variable. */
@@ -46,6 +49,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     lineProtocol: loadLineProtocolConfig(env),
     sim: loadSimConfig(env),
     state: loadStateConfig(env),
+    alarms: loadAlarmsConfig(env),
   };
 }
 
