@@ -351,7 +351,7 @@ export class AlarmService implements EvaluatorSink {
           if (c) await this.write(alarm, { ...c, at: now }, null);
           resolve({ ...alarm });
         } catch (err) {
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
       });
     });
