@@ -15,7 +15,7 @@ import {
   severityRank,
 } from '@fieldline/contracts';
 import type { Kysely, Selectable } from 'kysely';
-import type { AlarmsTable, StateSchema } from '../state/state.schema';
+import type { AlarmRulesTable, AlarmsTable, StateSchema } from '../state/state.schema';
 import type { StateStore } from '../state/state.store';
 import type { EvalState } from './alarm.evaluator';
 
@@ -57,13 +57,7 @@ export class AlarmStore {
   }
 
   async rule(id: string): Promise<AlarmRule | undefined> {
-    const row = await this.db
-      .selectFrom('alarm_rules')
-      .selectAll()
-      .where('rule_id', '=', id)
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await lastVersion(this.db, id);
     return row && Number(row.deleted) === 0 ? toRule(row) : undefined;
   }
 
@@ -87,13 +81,7 @@ export class AlarmStore {
     create: boolean,
   ): Promise<AlarmRule> {
     return this.store.transaction(async (trx) => {
-      const last = await trx
-        .selectFrom('alarm_rules')
-        .select(['version', 'deleted'])
-        .where('rule_id', '=', id)
-        .orderBy('version', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const last = await lastVersion(trx, id);
       const exists = last !== undefined && Number(last.deleted) === 0;
       if (create && exists) throw new FieldlineError(ErrorCode.CONFLICT, `rule "${id}" exists`);
       if (!create && !exists) throw new FieldlineError(ErrorCode.NOT_FOUND, `no rule "${id}"`);
@@ -113,13 +101,7 @@ export class AlarmStore {
   /** Adds a deleted version; false when there was no rule. */
   async deleteRule(id: string, actor: string | null, now: number): Promise<boolean> {
     return this.store.transaction(async (trx) => {
-      const last = await trx
-        .selectFrom('alarm_rules')
-        .selectAll()
-        .where('rule_id', '=', id)
-        .orderBy('version', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const last = await lastVersion(trx, id);
       if (last === undefined || Number(last.deleted) !== 0) return false;
       await trx
         .insertInto('alarm_rules')
@@ -302,14 +284,18 @@ export class AlarmStore {
   }
 }
 
-function toRule(row: {
-  rule_id: string;
-  version: number;
-  spec: string;
-  deleted: number;
-  updated_at: number;
-  updated_by: string | null;
-}): AlarmRule {
+/** A rule's newest version row, deleted or not. */
+function lastVersion(db: Kysely<StateSchema>, id: string): Promise<Selectable<AlarmRulesTable> | undefined> {
+  return db
+    .selectFrom('alarm_rules')
+    .selectAll()
+    .where('rule_id', '=', id)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+function toRule(row: Selectable<AlarmRulesTable>): AlarmRule {
   const spec = JSON.parse(row.spec) as AlarmRuleSpec;
   return {
     ...spec,
