@@ -1,8 +1,13 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
+  ALARM_DELIVERY_HEADER,
+  ALARM_SIGNATURE_HEADER,
   alarmActionPath,
   type AlarmEventPayload,
   AlarmPath,
@@ -207,6 +212,66 @@ describe('alarms across a restart (e2e)', () => {
       await gw.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe('alarm webhook (e2e)', () => {
+  it('delivers one firing and one resolved notice, signed, retried after a failure', async () => {
+    const taken: { delivery: string; body: any; signed: boolean }[] = [];
+    let requests = 0;
+    const receiver: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        requests++;
+        // The first attempt fails: the notice must come again.
+        if (requests === 1) return void res.writeHead(500).end();
+        const raw = Buffer.concat(chunks).toString();
+        const expected = `sha256=${createHmac('sha256', 'hook-secret').update(raw).digest('hex')}`;
+        taken.push({
+          delivery: String(req.headers[ALARM_DELIVERY_HEADER]),
+          body: JSON.parse(raw),
+          signed: req.headers[ALARM_SIGNATURE_HEADER] === expected,
+        });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as AddressInfo).port;
+    const gw = await startGateway({
+      ...ENV,
+      ALARM_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+      ALARM_WEBHOOK_SECRET: 'hook-secret',
+    });
+    try {
+      expect(
+        (await send(gw, AlarmPath.rules, 'POST', { ...RULE, forMs: 0, clear: { hysteresis: 0, forMs: 0 } })).status,
+      ).toBe(201);
+      await gw.post('alarm-1', { ts: Date.now(), metrics: { temp: 99 } });
+      await waitFor(() => taken.length === 1, 'the firing notice', 8000);
+      await gw.post('alarm-1', { ts: Date.now(), metrics: { temp: 10 } });
+      await waitFor(() => taken.length === 2, 'the resolved notice', 8000);
+      await sleep(500);
+      expect(requests).toBe(3);
+      expect(taken.map((t) => [t.body.status, t.body.alerts[0].labels.severity, t.signed])).toEqual([
+        ['firing', 'critical', true],
+        ['resolved', 'critical', true],
+      ]);
+      expect(taken[0].body).toMatchObject({
+        version: '4',
+        receiver: 'fieldline',
+        commonLabels: { alertname: 'too hot', device: 'alarm-1', rule: 'hot' },
+        alerts: [{ endsAt: '0001-01-01T00:00:00Z', annotations: { summary: 'alarm-1 is at 99' } }],
+      });
+      expect(new Set(taken.map((t) => t.delivery)).size).toBe(2);
+      expect(taken[0].delivery.startsWith(taken[0].body.alerts[0].generatorURL.split('/').pop())).toBe(true);
+      const metrics = await (await fetch(gw.url + '/metrics')).text();
+      expect(metrics).toMatch(/fieldline_alarm_notifications_total\{result="failed"\} 1/);
+      expect(metrics).toMatch(/fieldline_alarm_notifications_total\{result="delivered"\} 2/);
+    } finally {
+      await gw.stop();
+      receiver.close();
     }
   }, 30_000);
 });

@@ -250,3 +250,34 @@ export interface AlertsServerEvents {
 export interface AlertsClientEvents {
   subscribe: (req: AlertsSubscribeRequest, ack: (res: AlertsSubscribeAck) => void) => void;
 }
+
+/** Header of every webhook notice: `sha256=<hex HMAC-SHA256 of the body with ALARM_WEBHOOK_SECRET>`. */
+export const ALARM_SIGNATURE_HEADER = 'x-fieldline-signature';
+/** Header naming a notice: `<alarm id>:<seq>`; a receiver drops one it has seen (delivery is at least once). */
+export const ALARM_DELIVERY_HEADER = 'x-fieldline-delivery';
+
+/** One alert of an Alertmanager webhook body (what Alertmanager's receivers parse). */
+export interface AlertmanagerAlert {
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** RFC 3339; `endsAt` is the zero time while firing. */
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+  fingerprint: string;
+}
+
+/** The Alertmanager webhook payload (version 4), one alert per notice. */
+export interface AlertmanagerWebhook {
+  version: '4';
+  groupKey: string;
+  truncatedAlerts: number;
+  status: 'firing' | 'resolved';
+  receiver: string;
+  groupLabels: Record<string, string>;
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+  externalURL: string;
+  alerts: AlertmanagerAlert[];
+}

@@ -21,6 +21,7 @@ import {
   type EvaluatorSink,
   type TransitionKind,
 } from './alarm.evaluator';
+import { alertmanagerPayload, type WebhookOutbox } from './alarm.outbox';
 import { type AlarmChange, AlarmStore, eventOf } from './alarm.store';
 
 export interface AlarmsOptions {
@@ -28,6 +29,8 @@ export interface AlarmsOptions {
   latenessMs: number;
   /** How often the device labels (tag selectors) are read again. */
   refreshMs: number;
+  /** Set: firing and resolved notices are written to the outbox (Alertmanager payload). */
+  webhookUrl?: string | null;
 }
 
 interface Log {
@@ -54,6 +57,11 @@ export class AlarmService implements EvaluatorSink {
   private readonly listeners = new Set<(change: AlarmEventPayload) => void>();
   /** Store writes that failed (logged; the alarm's state in memory goes on). */
   writeErrors = 0;
+  /** Called after a notice was written to the outbox (the outbox delivers it at once). */
+  onNotice: (() => void) | null = null;
+  /** The webhook outbox, started and stopped with the service. */
+  outbox: WebhookOutbox | null = null;
+  private readonly ruleNames = new Map<string, string>();
 
   constructor(
     state: StateStore,
@@ -84,6 +92,7 @@ export class AlarmService implements EvaluatorSink {
     this.evaluator.tick(now);
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
     this.timer.unref();
+    this.outbox?.start();
   }
 
   /** Nest calls this as the app closes (lifecycle.ts closes the state store after). */
@@ -96,6 +105,7 @@ export class AlarmService implements EvaluatorSink {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.queue;
+    await this.outbox?.stop();
   }
 
   /** The hot path: one map lookup for a device without rules. */
@@ -160,6 +170,7 @@ export class AlarmService implements EvaluatorSink {
   }
 
   private applyRules(rules: AlarmRule[], devices: DeviceLabels[], now: number, saved?: EvalState[]): void {
+    for (const r of rules) this.ruleNames.set(r.id, r.name);
     const gone = this.evaluator.setRules(rules, devices, now, saved);
     // A pair no rule watches any more: its open alarm is closed (nothing would ever clear it) and its state dropped.
     const orphans = saved
@@ -312,14 +323,15 @@ export class AlarmService implements EvaluatorSink {
     return this.act(id, (a, now) => {
       if (a.state === 'pending') throw conflict(a, 'is pending: not raised yet');
       if (a.state === 'closed') throw conflict(a, 'is closed');
-      if (a.state !== 'cleared') {
+      const resolves = a.state !== 'cleared';
+      if (resolves) {
         a.clearedAt = now;
         this.open.delete(key(a.ruleId, a.deviceId));
         this.evaluator.reset(a.ruleId, a.deviceId);
       }
       a.state = 'closed';
       a.closedAt = now;
-      return { action: 'closed', actor, comment };
+      return { action: 'closed', actor, comment, resolves };
     });
   }
 
@@ -339,7 +351,10 @@ export class AlarmService implements EvaluatorSink {
    * Runs an operator's change on the queue, after the evaluator's changes so far, against the alarm as it is then
    * (the open one in memory, or the stored one). `change` returns null when there is nothing to do.
    */
-  private act(id: string, change: (a: Alarm, now: number) => Omit<AlarmChange, 'seq' | 'at'> | null): Promise<Alarm> {
+  private act(
+    id: string,
+    change: (a: Alarm, now: number) => (Omit<AlarmChange, 'seq' | 'at'> & { resolves?: boolean }) | null,
+  ): Promise<Alarm> {
     return new Promise((resolve, reject) => {
       this.enqueue(async () => {
         try {
@@ -348,7 +363,10 @@ export class AlarmService implements EvaluatorSink {
           const alarm = live ?? (await this.store.alarm(id));
           if (!alarm) throw new FieldlineError(ErrorCode.NOT_FOUND, `no alarm "${id}"`);
           const c = change(alarm, now);
-          if (c) await this.write(alarm, { ...c, at: now }, null);
+          if (c) {
+            const { resolves, ...rest } = c;
+            await this.write(alarm, { ...rest, at: now }, null, resolves);
+          }
           resolve({ ...alarm });
         } catch (err) {
           reject(err instanceof Error ? err : new Error(String(err)));
@@ -358,10 +376,11 @@ export class AlarmService implements EvaluatorSink {
   }
 
   private async closeAlarm(alarm: Alarm, now: number, actor: string | null, comment: string): Promise<void> {
+    const resolves = alarm.state === 'active' || alarm.state === 'acknowledged';
     alarm.state = 'closed';
     alarm.closedAt = now;
     alarm.clearedAt ??= now;
-    await this.write(alarm, { at: now, action: 'closed', actor, comment }, null);
+    await this.write(alarm, { at: now, action: 'closed', actor, comment }, null, resolves);
   }
 
   /** Queues the write of a change made by the evaluator (synchronously numbered). */
@@ -370,20 +389,40 @@ export class AlarmService implements EvaluatorSink {
     alarm.seq = seq;
     const snapshot = { ...alarm };
     const now = this.clock();
+    const shelved = alarm.shelvedUntil !== null && alarm.shelvedUntil > now;
+    const notify = c.action === 'cleared' || (c.action === 'raised' && !shelved);
     this.enqueue(async () => {
       snapshot.id = alarm.id;
-      await this.store.record(snapshot, { ...c, seq }, state && { ...state, alarmId: state.alarmId && alarm.id }, now);
+      const evalState = state && { ...state, alarmId: state.alarmId && alarm.id };
+      await this.store.record(snapshot, { ...c, seq }, evalState, now, notify ? this.notice(snapshot) : null);
       this.emit({ seq, event: eventOf(c.action), alarm: snapshot });
+      if (notify) this.onNotice?.();
     });
   }
 
-  /** A change made on the queue (operators, closes): numbered, stored and told now. */
-  private async write(alarm: Alarm, c: Omit<AlarmChange, 'seq'>, state: EvalState | null): Promise<void> {
+  /**
+   * A change made on the queue (operators, closes): numbered, stored and told now. `resolves`: it ends a raised
+   * alarm that had not cleared (a manual clear, a removed rule), so a resolved notice goes out.
+   */
+  private async write(
+    alarm: Alarm,
+    c: Omit<AlarmChange, 'seq'>,
+    state: EvalState | null,
+    resolves = false,
+  ): Promise<void> {
     const seq = ++this.seq;
     alarm.seq = seq;
     const snapshot = { ...alarm };
-    await this.store.record(snapshot, { ...c, seq }, state, this.clock());
+    const notice = resolves ? this.notice(snapshot) : null;
+    await this.store.record(snapshot, { ...c, seq }, state, this.clock(), notice);
     this.emit({ seq, event: eventOf(c.action), alarm: snapshot });
+    if (notice !== null) this.onNotice?.();
+  }
+
+  /** The outbox body of a change, or null without a webhook. */
+  private notice(alarm: Alarm): string | null {
+    if (!this.options.webhookUrl) return null;
+    return JSON.stringify(alertmanagerPayload(alarm, this.ruleNames.get(alarm.ruleId) ?? alarm.ruleId, ''));
   }
 
   private emit(change: AlarmEventPayload): void {

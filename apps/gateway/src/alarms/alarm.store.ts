@@ -175,8 +175,20 @@ export class AlarmStore {
   }
 
   /** Writes the alarm as it is after `change`, the change itself, and (when given) the evaluator state: atomically. */
-  async record(alarm: Alarm, change: AlarmChange | null, state: EvalState | null, now: number): Promise<void> {
+  async record(
+    alarm: Alarm,
+    change: AlarmChange | null,
+    state: EvalState | null,
+    now: number,
+    notice: string | null = null,
+  ): Promise<void> {
     await this.store.transaction(async (trx) => {
+      // The notice is written with the change it tells: a crash loses both or neither.
+      if (notice !== null && change)
+        await trx
+          .insertInto('alarm_outbox')
+          .values({ seq: change.seq, alarm_id: alarm.id, payload: notice, attempts: 0, next_at: now })
+          .execute();
       const { alarm_id, ...rest } = toRow(alarm);
       await trx.updateTable('alarms').set(rest).where('alarm_id', '=', alarm_id).execute();
       if (change)

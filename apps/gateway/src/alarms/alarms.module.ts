@@ -3,6 +3,7 @@ import { logger } from '../common/logger';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { MetricsRegistry, observeCounter, observeGauge } from '../metrics/metrics';
 import { STATE_STORE, type StateStore } from '../state/state.store';
+import { WebhookOutbox } from './alarm.outbox';
 import { AlarmService } from './alarm.service';
 import { AlarmsController } from './alarms.controller';
 import { AlertsGateway } from './alerts.gateway';
@@ -20,6 +21,21 @@ import { AlertsGateway } from './alerts.gateway';
       inject: [STATE_STORE, CONFIG, MetricsRegistry],
       useFactory: async (state: StateStore, config: GatewayConfig, metrics: MetricsRegistry) => {
         const service = new AlarmService(state, config.alarms, logger('Alarms'));
+        const { webhookUrl, webhookSecret, tickMs } = config.alarms;
+        if (webhookUrl !== null) {
+          const outbox = new WebhookOutbox(state, { url: webhookUrl, secret: webhookSecret, tickMs }, logger('Alarms'));
+          service.outbox = outbox;
+          service.onNotice = () => outbox.poke();
+          observeCounter(metrics, {
+            name: 'fieldline_alarm_notifications_total',
+            help: 'Webhook notice attempts, by result (delivered: the receiver answered 2xx).',
+            labels: ['result'],
+            read: () => [
+              [{ result: 'delivered' }, outbox.delivered],
+              [{ result: 'failed' }, outbox.failures],
+            ],
+          });
+        }
         await service.start();
         observeGauge(metrics, {
           name: 'fieldline_alarms_open',

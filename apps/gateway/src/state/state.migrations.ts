@@ -102,6 +102,17 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('alarm_eval_state_pk', ['rule_id', 'device_id'])
         .execute();
+      await db.schema
+        .createTable('alarm_outbox')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('alarm_id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .execute();
+      await sql`create index alarm_outbox_due on alarm_outbox (next_at) where delivered_at is null`.execute(db);
     },
   },
 };

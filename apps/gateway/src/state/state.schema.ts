@@ -96,6 +96,18 @@ export interface AlarmEvalStateTable {
   updated_at: number;
 }
 
+/** Notices waiting for (or done with) webhook delivery, by the sequence number of the change they tell. */
+export interface AlarmOutboxTable {
+  seq: number;
+  alarm_id: string;
+  /** The JSON body, signed as it is stored. */
+  payload: string;
+  attempts: number;
+  next_at: number;
+  delivered_at: number | null;
+  last_error: string | null;
+}
+
 export interface StateSchema {
   devices: DevicesTable;
   device_metrics: DeviceMetricsTable;
@@ -104,4 +116,5 @@ export interface StateSchema {
   alarms: AlarmsTable;
   alarm_events: AlarmEventsTable;
   alarm_eval_state: AlarmEvalStateTable;
+  alarm_outbox: AlarmOutboxTable;
 }
