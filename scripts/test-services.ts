@@ -282,8 +282,8 @@ async function startMosquitto(
   return { url: `mqtt://127.0.0.1:${port}`, proc, port };
 }
 
-async function startRedis(dir: string): Promise<{ url: string; proc: Running }> {
-  const port = await freePort();
+async function startRedis(dir: string, again?: number): Promise<{ url: string; proc: Running; port: number }> {
+  const port = again ?? (await freePort());
   const d = join(dir, 'redis');
   mkdirSync(d, { recursive: true });
   const log = join(dir, 'redis.log');
@@ -295,7 +295,7 @@ async function startRedis(dir: string): Promise<{ url: string; proc: Running }> 
     proc.child,
     log,
   );
-  return { url: `redis://127.0.0.1:${port}`, proc };
+  return { url: `redis://127.0.0.1:${port}`, proc, port };
 }
 
 /**
@@ -314,8 +314,8 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   }
 }
 
-async function startPostgres(dir: string): Promise<{ url: string; proc: Running }> {
-  const port = await freePort();
+async function startPostgres(dir: string, again?: number): Promise<{ url: string; proc: Running; port: number }> {
+  const port = again ?? (await freePort());
   const d = join(dir, 'postgres');
   mkdirSync(d, { recursive: true });
   const user = postgresUser();
@@ -325,22 +325,24 @@ async function startPostgres(dir: string): Promise<{ url: string; proc: Running 
     chownSync(d, user.uid, user.gid);
   }
   const log = join(dir, 'postgres.log');
-  writeFileSync(log, '');
+  if (again === undefined) writeFileSync(log, '');
   if (user) chownSync(log, user.uid, user.gid);
-  try {
-    execFileSync(
-      which('initdb') ?? 'initdb',
-      ['-D', join(d, 'data'), '-A', 'trust', '-U', 'fieldline', '-E', 'UTF8', '--no-sync'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        cwd: d,
-        ...user,
-      },
-    );
-  } catch (err) {
-    const e = err as { stderr?: Buffer };
-    throw new ServiceError(`initdb failed: ${errorMessage(err)}\n${e.stderr?.toString() ?? ''}`);
-  }
+  // A restart (fault tests) keeps its data: initdb only the first time.
+  if (again === undefined)
+    try {
+      execFileSync(
+        which('initdb') ?? 'initdb',
+        ['-D', join(d, 'data'), '-A', 'trust', '-U', 'fieldline', '-E', 'UTF8', '--no-sync'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          cwd: d,
+          ...user,
+        },
+      );
+    } catch (err) {
+      const e = err as { stderr?: Buffer };
+      throw new ServiceError(`initdb failed: ${errorMessage(err)}\n${e.stderr?.toString() ?? ''}`);
+    }
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: d,
@@ -373,7 +375,7 @@ async function startPostgres(dir: string): Promise<{ url: string; proc: Running 
     proc.child,
     log,
   );
-  return { url, proc };
+  return { url, proc, port };
 }
 
 async function stopAll(procs: Running[]): Promise<void> {
@@ -457,11 +459,12 @@ export interface RestartableService {
 }
 
 /**
- * Starts a dedicated InfluxDB or Mosquitto (not the suites' shared ones) for a test that stops and restarts it.
- * `mosquittoConf`: extra lines for the Mosquitto config.
+ * Starts a dedicated InfluxDB, Mosquitto, PostgreSQL or Redis (not the suites' shared ones) for a test that stops and
+ * restarts it. `mosquittoConf`: extra lines for the Mosquitto config. PostgreSQL keeps its data across restarts;
+ * Redis, started as the suites start it (no persistence), comes back empty.
  */
 export async function startRestartable(
-  name: 'influxdb' | 'mosquitto',
+  name: 'influxdb' | 'mosquitto' | 'postgres' | 'redis',
   opts: { mosquittoConf?: string[] } = {},
 ): Promise<RestartableService> {
   const dir = mkdtempSync(join(tmpdir(), `fieldline-${name}-`));
@@ -478,9 +481,15 @@ export async function startRestartable(
       return r.url;
     };
   } else {
+    // Again on the port of the first start, so that the URL the test handed out stays right.
+    const starts = {
+      postgres: (p?: number) => startPostgres(dir, p),
+      redis: (p?: number) => startRedis(dir, p),
+      mosquitto: (p?: number) => startMosquitto(dir, p, opts.mosquittoConf),
+    };
     let port: number | undefined;
     launch = async () => {
-      const r = await startMosquitto(dir, port, opts.mosquittoConf);
+      const r = await starts[name](port);
       port = r.port;
       proc = r.proc;
       return r.url;

@@ -14,7 +14,12 @@ export type TransportFactory = (device: SimDevice) => Transport;
 const MAX_ATTEMPTS = 5;
 
 /** Whole-message refusals that mean "not now": the reading is kept and resent (with `retryLater`). */
-const RETRY_LATER = new Set<string>([ErrorCode.RATE_LIMITED, ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN]);
+const RETRY_LATER = new Set<string>([
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.STORE_UNAVAILABLE,
+  ErrorCode.STATE_UNAVAILABLE,
+  ErrorCode.SHUTTING_DOWN,
+]);
 
 /**
  * One simulated device: what it has to say ({@link ReadingProducer}), what waits to be written ({@link Outbox}), and

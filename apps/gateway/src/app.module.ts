@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AlarmsModule } from './alarms/alarms.module';
 import { AuthModule } from './auth/auth.module';
+import { BackupModule } from './backup/backup.module';
 import type { GatewayConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -29,6 +30,7 @@ export class AppModule {
         IngestModule,
         HealthModule,
         ExportModule,
+        BackupModule,
         OpenApiModule,
         DashboardModule,
       ],

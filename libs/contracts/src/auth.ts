@@ -20,7 +20,7 @@ export const AuthPath = {
 /**
  * Cookie the gateway sets on a successful login (HttpOnly, SameSite=Strict, path {@link AuthPath.login}): it marks
  * the browser as one that has logged in as that user before, so its next logins skip the delay that failed guesses
- * from elsewhere put on the user name, and go to the front of the password-hashing queue (docs/security-login.md).
+ * from elsewhere put on the user name, and go to the front of the password-hashing queue (docs/security.md#login-against-guessing-and-floods).
  */
 export const KNOWN_CLIENT_COOKIE = 'fieldline_client';
 /** {@link KNOWN_CLIENT_COOKIE} as it is named when the login came over TLS (then it is `Secure` too). */

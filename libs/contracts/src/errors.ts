@@ -51,6 +51,11 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** The store cannot take or answer the request right now. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /**
+   * The state store (device registry, operators; SQLite or PostgreSQL) cannot be reached: changes are refused and
+   * nothing of them is written; retry later. Ingest of devices whose token was checked before goes on.
+   */
+  STATE_UNAVAILABLE: 'STATE_UNAVAILABLE',
   /** The gateway is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** Anything else; details are logged on the gateway, never sent. */
@@ -116,6 +121,7 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   STORE_UNAVAILABLE: 503,
+  STATE_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   INTERNAL: 500,
 };

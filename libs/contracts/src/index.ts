@@ -12,3 +12,4 @@ export * from './device-messages';
 export * from './device-meta';
 export * from './line-protocol';
 export * from './alarms';
+export * from './backup';

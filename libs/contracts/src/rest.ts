@@ -1,5 +1,6 @@
 import { FieldlineError, ErrorCode } from './errors';
 import { AuthPath } from './auth';
+import { BackupPath } from './backup';
 import { isQueryableTime, LIMITS, METRIC_NAME_PATTERN } from './limits';
 
 /**
@@ -37,6 +38,8 @@ export const RestRoute = {
   live: '/health/live',
   /** Prometheus metrics. */
   metrics: '/metrics',
+  /** `POST` (admin): an online backup of embedded mode (state + readings) into a directory. */
+  backup: BackupPath,
 } as const;
 
 /** `GET` path of one device. */

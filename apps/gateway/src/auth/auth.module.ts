@@ -79,10 +79,22 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
     },
     {
       provide: DeviceAuth,
-      inject: [DEVICE_REGISTRY],
-      useFactory: async (registry: DeviceRegistry) => {
+      inject: [DEVICE_REGISTRY, MetricsRegistry],
+      useFactory: async (registry: DeviceRegistry, metrics: MetricsRegistry) => {
         const auth = new DeviceAuth(registry);
         await auth.start();
+        observeCounter(metrics, {
+          name: 'fieldline_device_token_checks_total',
+          help: 'Device token checks: answered from the cache (hit), asked of the registry (miss), or answered from an expired entry while the state store was unreachable (stale).',
+          labels: ['result'],
+          read: () => Object.entries(auth.cacheStats).map(([result, n]) => [{ result }, n] as const),
+        });
+        observeGauge(metrics, {
+          name: 'fieldline_device_token_cache_entries',
+          help: 'Entries of the device token cache: verified tokens (known) and unknown tokens remembered (unknown).',
+          labels: ['kind'],
+          read: () => Object.entries(auth.cacheSize()).map(([kind, n]) => [{ kind }, n] as const),
+        });
         return auth;
       },
     },

@@ -46,6 +46,11 @@ export class DeviceAuth {
   /** Counts rotations and revocations, so that a lookup that was out during one is not cached. */
   private changes = 0;
   private readonly listeners = new Set<RevocationListener>();
+  /**
+   * Token checks answered from the cache (`hits`), asked of the registry (`misses`), and answered from an expired
+   * entry because the registry could not be reached (`stale`: ingest going on through a state store outage).
+   */
+  readonly cacheStats = { hits: 0, misses: 0, stale: 0 };
 
   constructor(
     private readonly registry: DeviceRegistry,
@@ -64,15 +69,23 @@ export class DeviceAuth {
     const hash = hashDeviceToken(token);
     const now = this.now();
     const hit = this.known.get(hash);
-    if (hit && hit.until > now) return hit.deviceId;
-    if (!hit && (this.unknown.get(hash) ?? 0) > now) return null;
+    if (hit && hit.until > now) {
+      this.cacheStats.hits++;
+      return hit.deviceId;
+    }
+    if (!hit && (this.unknown.get(hash) ?? 0) > now) {
+      this.cacheStats.hits++;
+      return null;
+    }
+    this.cacheStats.misses++;
     const changes = this.changes;
     let deviceId: string | null;
     try {
       deviceId = await this.registry.deviceOfToken(hash);
     } catch (err) {
-      if (hit) return hit.deviceId;
-      throw err;
+      if (!hit) throw err;
+      this.cacheStats.stale++;
+      return hit.deviceId;
     }
     // A rotation or revocation that landed while the lookup was out may make its answer stale: do not keep it.
     if (changes !== this.changes) return deviceId;
@@ -82,6 +95,11 @@ export class DeviceAuth {
       putBounded(this.unknown, hash, now + this.cacheMs, MAX_UNKNOWN);
     }
     return deviceId;
+  }
+
+  /** Entries in the token cache: verified tokens, and unknown ones remembered. */
+  cacheSize(): { known: number; unknown: number } {
+    return { known: this.known.size, unknown: this.unknown.size };
   }
 
   /** Registers a new device; its token is returned this once. CONFLICT when the id is taken. */

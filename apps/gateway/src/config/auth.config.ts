@@ -38,7 +38,7 @@ export interface AuthConfig {
   totpSecrets?: ReadonlyMap<string, Buffer>;
 }
 
-/** Budgets of password guessing (docs/security-login.md). */
+/** Budgets of password guessing (docs/security.md#login-against-guessing-and-floods). */
 export interface LoginPolicy {
   /** Failed logins per user name (and per known-client cookie) before each further one doubles a delay. */
   freeFailures: number;

@@ -3,7 +3,7 @@ import { loadDevicesConfig } from './devices.config';
 import { loadMqttConfig } from './mqtt.config';
 import { loadServerConfig } from './server.config';
 
-/** The device and address budgets (docs/security-device-budgets.md): documented defaults, refusals naming the variable. */
+/** The device and address budgets (docs/security.md#budgets-per-credential): documented defaults, refusals naming the variable. */
 describe('budget configuration', () => {
   it('has the documented defaults', () => {
     expect(loadDevicesConfig({})).toMatchObject({

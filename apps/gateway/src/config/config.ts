@@ -1,5 +1,6 @@
 import { type AlarmsConfig, loadAlarmsConfig } from './alarms.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
+import { type BackupConfig, loadBackupConfig } from './backup.config';
 import { type ClusterConfig, loadClusterConfig } from './cluster.config';
 import { type DevicesConfig, loadDevicesConfig } from './devices.config';
 import type { Env } from './env';
@@ -31,6 +32,8 @@ export interface GatewayConfig {
   state: StateConfig;
   /** Alarm evaluation: ticker, lateness bound, label refresh. */
   alarms: AlarmsConfig;
+  /** Where online backups of embedded mode go. */
+  backup: BackupConfig;
 }
 
 /** Reads and validates the configuration; throws a `ConfigError` (config-error.ts) naming the first bad variable. */
@@ -50,6 +53,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     sim: loadSimConfig(env),
     state: loadStateConfig(env),
     alarms: loadAlarmsConfig(env),
+    backup: loadBackupConfig(env),
   };
 }
 

@@ -3,7 +3,7 @@ import { bytes, type Env, integer, parseSection } from './env';
 
 /**
  * What one operator (a login) may consume on a node: sockets, Socket.IO requests, `since` backfills, history queries. Counted per node;
- * with several nodes behind a load balancer each node limits on its own (docs/security-operator-budgets.md).
+ * with several nodes behind a load balancer each node limits on its own (docs/security.md#how-the-operator-budgets-work).
  */
 export interface OperatorBudgetConfig {
   /** Socket.IO sockets (namespace connections, `/telemetry` and `/devices` alike) one operator may hold. */

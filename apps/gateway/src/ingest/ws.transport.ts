@@ -172,11 +172,10 @@ export class WsIngestTransport implements DeviceTransport {
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, deviceId));
       },
       (err: unknown) => {
-        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`, {
-          transport: 'ws',
-          code: ErrorCode.INTERNAL,
-        });
-        refuseUpgrade(socket, 503, ErrorCode.INTERNAL, 'try again later');
+        // The registry is unreachable (its store is down) for a token the cache has never seen: retry later.
+        const code = err instanceof FieldlineError ? err.code : ErrorCode.INTERNAL;
+        this.log.warn(`ws ingest token check failed: ${errorMessage(err)}`, { transport: 'ws', code });
+        refuseUpgrade(socket, 503, code, 'the device registry is unavailable; try again later');
       },
     );
   };

@@ -3,6 +3,7 @@ import {
   ALARM_STATES,
   AlarmPath,
   AuthPath,
+  BackupPath,
   ErrorCode,
   SEVERITIES,
   HTTP_STATUS_OF,
@@ -124,7 +125,7 @@ const tokenRoute = (method: Method, summary: string, ok: Op['ok'][string]): Op =
   security: 'admin',
   params: [idParam],
   ok: { '200': ok },
-  errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND],
+  errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND, ErrorCode.STATE_UNAVAILABLE],
 });
 
 const ruleIdParam: Json = { ...idParam, description: 'rule id' };
@@ -257,7 +258,7 @@ export const OPERATIONS: readonly Op[] = [
     description:
       'Failed logins are throttled per user name across addresses (a delay that doubles past a free budget) and per ' +
       'client address; a flood beyond the hashing queue is refused at once. Sets the known-client cookie ' +
-      '`fieldline_client`, which exempts this browser from delays caused by guesses elsewhere (docs/security-login.md).',
+      '`fieldline_client`, which exempts this browser from delays caused by guesses elsewhere (docs/security.md#login-against-guessing-and-floods).',
     errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED],
   },
   {
@@ -319,6 +320,7 @@ export const OPERATIONS: readonly Op[] = [
       ErrorCode.INVALID_REQUEST,
       ErrorCode.MALFORMED_JSON,
       ErrorCode.CONFLICT,
+      ErrorCode.STATE_UNAVAILABLE,
     ],
   },
   {
@@ -350,7 +352,13 @@ export const OPERATIONS: readonly Op[] = [
     params: [idParam],
     body: { schema: 'DeviceMetaPatch' },
     ok: { '200': { description: 'labels and metric metadata', content: json(ref('DeviceMeta')) } },
-    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+    errors: [
+      ...ADMIN_ERRORS,
+      ErrorCode.INVALID_DEVICE_ID,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.NOT_FOUND,
+      ErrorCode.STATE_UNAVAILABLE,
+    ],
   },
   tokenRoute('post', "Rotate a device's token (admin); its open connections are closed", {
     description: 'the new token, shown this once',
@@ -505,6 +513,52 @@ export const OPERATIONS: readonly Op[] = [
     },
     errors: AUTH_ERRORS,
   },
+  {
+    method: 'post',
+    path: BackupPath,
+    tag: 'operations',
+    summary:
+      'Online backup of embedded mode (admin): flushes buffered readings, then copies the state (SQLite) and the ' +
+      'readings (DuckDB) into a new directory under BACKUP_DIR (docs/backup.md)',
+    security: 'admin',
+    body: {
+      schema: {
+        type: 'object',
+        properties: { dir: { type: 'string', description: 'relative to BACKUP_DIR, or absolute inside it' } },
+      },
+    },
+    ok: {
+      '201': {
+        description: 'the backup directory and its manifest',
+        content: json({
+          type: 'object',
+          properties: {
+            dir: { type: 'string' },
+            startedAt: { type: 'integer' },
+            finishedAt: { type: 'integer' },
+            flushed: { type: 'integer', minimum: 0 },
+            migrations: { type: 'array', items: { type: 'string' } },
+            files: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { name: { type: 'string' }, bytes: { type: 'integer', minimum: 0 } },
+                required: ['name', 'bytes'],
+              },
+            },
+          },
+          required: ['dir', 'startedAt', 'finishedAt', 'flushed', 'migrations', 'files'],
+        }),
+      },
+    },
+    errors: [
+      ...ADMIN_ERRORS,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.CONFLICT,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
+  },
   lineProtocolWrite(LineProtocolPath.write, false),
   lineProtocolWrite(LineProtocolPath.writeV2, true),
   {
@@ -657,7 +711,9 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
-    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'alarms'].map((name) => ({ name })),
+    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'alarms'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas,

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import { Pool, types } from 'pg';
 import { errorMessage, redactUrl } from '@fieldline/contracts';
+import { guardDialect } from './state.errors';
 import { KyselyStateStore } from './state.store';
 import type { StateSchema } from './state.schema';
 
@@ -30,9 +31,10 @@ export class PostgresStateStore extends KyselyStateStore {
 
   private constructor(
     readonly location: string,
-    db: Kysely<StateSchema>,
+    pool: Pool,
   ) {
-    super(db);
+    const stats = { queryErrors: 0, unavailable: 0 };
+    super(new Kysely<StateSchema>({ dialect: guardDialect(new PostgresDialect({ pool }), stats, location) }), stats);
   }
 
   static open(url: string, opts: PostgresOptions = {}): PostgresStateStore {
@@ -44,7 +46,7 @@ export class PostgresStateStore extends KyselyStateStore {
     });
     pool.on('error', (err) => opts.onIdleError?.(err));
     const location = redactUrl(url, 'DATABASE_URL');
-    return new PostgresStateStore(location, new Kysely<StateSchema>({ dialect: new PostgresDialect({ pool }) }));
+    return new PostgresStateStore(location, pool);
   }
 
   /** The first contact, with an error that names the variable. */

@@ -12,6 +12,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { guardDialect, type StateStats } from './state.errors';
 import { KyselyStateStore } from './state.store';
 import type { StateSchema } from './state.schema';
 
@@ -51,9 +52,10 @@ export class SqliteStateStore extends KyselyStateStore {
 
   private constructor(
     readonly location: string,
-    db: Kysely<StateSchema>,
+    private readonly database: Database.Database,
+    stats: StateStats,
   ) {
-    super(db);
+    super(new Kysely<StateSchema>({ dialect: guardDialect(dialect(database), stats, location) }), stats);
   }
 
   static open(file: string): SqliteStateStore {
@@ -64,6 +66,14 @@ export class SqliteStateStore extends KyselyStateStore {
     database.pragma('journal_mode = WAL');
     database.pragma('synchronous = FULL');
     database.pragma('foreign_keys = ON');
-    return new SqliteStateStore(file, new Kysely<StateSchema>({ dialect: dialect(database) }));
+    return new SqliteStateStore(file, database, { queryErrors: 0, unavailable: 0 });
+  }
+
+  /**
+   * A consistent copy of the database in `file` (which must not exist), taken while the gateway runs: SQLite's
+   * online backup copies pages between writes, so other queries of this store go on meanwhile.
+   */
+  async backup(file: string): Promise<void> {
+    await this.database.backup(file);
   }
 }

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { logger } from '../common/logger';
 import { CONFIG, type GatewayConfig } from '../config/config';
+import { MetricsRegistry, observeCounter } from '../metrics/metrics';
 import { openStateStore } from './open-state-store';
 import { STATE_STORE } from './state.store';
 
@@ -13,8 +14,20 @@ import { STATE_STORE } from './state.store';
   providers: [
     {
       provide: STATE_STORE,
-      inject: [CONFIG],
-      useFactory: (config: GatewayConfig) => openStateStore(config.state, config.storage.dataDir, logger('StateStore')),
+      inject: [CONFIG, MetricsRegistry],
+      useFactory: async (config: GatewayConfig, metrics: MetricsRegistry) => {
+        const store = await openStateStore(config.state, config.storage.dataDir, logger('StateStore'));
+        observeCounter(metrics, {
+          name: 'fieldline_state_query_errors_total',
+          help: 'State store queries that failed, by reason: the database unreachable (unavailable, answered STATE_UNAVAILABLE) or anything else (error).',
+          labels: ['reason'],
+          read: () => [
+            [{ reason: 'unavailable' }, store.stats.unavailable],
+            [{ reason: 'error' }, store.stats.queryErrors - store.stats.unavailable],
+          ],
+        });
+        return store;
+      },
     },
   ],
   exports: [STATE_STORE],

@@ -1,6 +1,7 @@
 import { errorMessage } from '@fieldline/contracts';
 import { type Kysely, type Migration, Migrator, sql, type Transaction } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, MIGRATIONS } from './state.migrations';
+import type { StateStats } from './state.errors';
 import type { StateSchema } from './state.schema';
 
 export type StateEngine = 'sqlite' | 'postgres';
@@ -16,6 +17,8 @@ export interface StateStore {
   /** The file, or the URL without its password: for logs. */
   readonly location: string;
   readonly db: Kysely<StateSchema>;
+  /** Query errors so far, and how many of them found the database unreachable (for /metrics). */
+  readonly stats: Readonly<StateStats>;
   /**
    * Applies the pending migrations under a lock that serialises nodes starting together (SQLite: the write lock
    * of `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), each in a transaction. Resolves the names applied now.
@@ -43,7 +46,10 @@ export abstract class KyselyStateStore implements StateStore {
   abstract readonly location: string;
   private closed: Promise<void> | null = null;
 
-  protected constructor(readonly db: Kysely<StateSchema>) {}
+  protected constructor(
+    readonly db: Kysely<StateSchema>,
+    readonly stats: StateStats,
+  ) {}
 
   async migrate(migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
     const migrator = new Migrator({

@@ -40,6 +40,9 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS readings ${COLUMNS}`;
  */
 const STAGING = `CREATE TEMP TABLE IF NOT EXISTS staging ${COLUMNS}`;
 
+/** Catalog name of the backup file while it is attached (one backup at a time: the backup service sees to it). */
+const BACKUP_ALIAS = 'fieldline_backup';
+
 type Params = Record<string, DuckDBValue>;
 type ParamTypes = Record<string, DuckDBType>;
 
@@ -323,6 +326,28 @@ export class DuckDbStore implements TelemetryStore {
 
   async ping(): Promise<void> {
     await this.conn('health').run('SELECT 1');
+  }
+
+  /**
+   * A consistent copy of the database in `file` (which must not exist), taken while readings are written: DuckDB
+   * copies one snapshot (its MVCC) of every table into a database attached for the purpose, on a connection of its
+   * own, so writes and reads go on meanwhile. What the write buffer still holds is not in it: flush first.
+   */
+  async backup(file: string): Promise<void> {
+    if (this.instance === null)
+      throw new Error(this.closed ? 'DuckDB store is closed' : 'DuckDB store is not initialised');
+    const c = await this.instance.connect();
+    try {
+      const [[name]] = (await c.runAndReadAll('SELECT current_database()')).getRowsJS() as [[string]];
+      await c.run(`ATTACH '${file.replace(/'/g, "''")}' AS ${BACKUP_ALIAS}`);
+      try {
+        await c.run(`COPY FROM DATABASE "${name.replace(/"/g, '""')}" TO ${BACKUP_ALIAS}`);
+      } finally {
+        await c.run(`DETACH ${BACKUP_ALIAS}`);
+      }
+    } finally {
+      c.disconnectSync();
+    }
   }
 
   async close(): Promise<void> {

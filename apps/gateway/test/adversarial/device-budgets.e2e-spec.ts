@@ -11,7 +11,7 @@ import { WsIngestTransport } from '../../src/ingest/ws.transport';
 import { mqttConnectCode, type Operator, sleep, startGateway, type TestGateway, waitFor } from '../support';
 
 /*
- * What one device credential may hold (docs/security-device-budgets.md): each limit at its edge, one below served and
+ * What one device credential may hold (docs/security.md#budgets-per-credential): each limit at its edge, one below served and
  * one above refused with the documented code, while a neighbour device on the same transport keeps every reading.
  * Each flood prints the gateway's event-loop lag and memory (one line, `[device-budgets]`).
  */

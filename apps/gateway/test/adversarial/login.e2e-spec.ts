@@ -4,7 +4,7 @@ import { hotp } from '../../src/auth/totp';
 import { startGateway, TEST_ADMIN_PASSWORD, type TestGateway, waitFor } from '../support';
 
 /**
- * Password guessing and login floods against a real gateway (docs/security-login.md). Attackers' addresses are
+ * Password guessing and login floods against a real gateway (docs/security.md#login-against-guessing-and-floods). Attackers' addresses are
  * simulated with X-Forwarded-For, which the gateway believes only from a trusted proxy (here: the test, on loopback).
  */
 
