@@ -243,7 +243,8 @@ const ALARM_OPERATIONS: readonly Op[] = [
   alarmAction('clear', 'AckRequest', 'Clear by hand (admin): closed; the rule starts over on the device'),
   alarmAction('shelve', 'ShelveRequest', 'Shelve until a time (admin): no notices until then'),
   alarmAction('comment', 'CommentRequest', 'Comment on an alarm (admin)'),
-];
+  // Every alarm route reads or writes the state store.
+].map((op) => ({ ...op, errors: [...(op.errors ?? []), ErrorCode.STATE_UNAVAILABLE] }));
 
 /** Every route of the gateway. The Nest routes are checked against this list by `openapi.e2e-spec.ts`. */
 export const OPERATIONS: readonly Op[] = [
