@@ -76,11 +76,14 @@ const levels = <T extends z.ZodType<{ severity: Severity }>>(level: T) =>
 
 /**
  * What raises: `above` (value > threshold), `below` (value < threshold), `outside` (value outside [low, high]),
- * `inside` (value inside [low, high]). Each severity has its own level; the highest one whose condition holds is the
+ * `inside` (value inside [low, high]), `rate_above` / `rate_below` (change per second since the previous reading
+ * beyond the threshold: `rate_above 2` raises on a rise faster than 2 units/s). Each severity has its own level; the highest one whose condition holds is the
  * alarm's severity.
  */
 export const ConditionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.enum(['above', 'below']), levels: levels(ThresholdLevel) }).strict(),
+  /** Rate of change: (value − previous value) per second between consecutive readings, above or below. */
+  z.object({ kind: z.enum(['rate_above', 'rate_below']), levels: levels(ThresholdLevel) }).strict(),
   z.object({ kind: z.enum(['outside', 'inside']), levels: levels(RangeLevel) }).strict(),
 ]);
 export type Condition = z.infer<typeof ConditionSchema>;

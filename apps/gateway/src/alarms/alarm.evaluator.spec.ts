@@ -145,6 +145,22 @@ describe('AlarmEvaluator', () => {
     expect(sink.events).toEqual(['pending:warning@0', 'raised:warning@0', 'cleared:warning@1']);
   });
 
+  it('rate of change: raises on a rise faster than the threshold per second, clears when it slows', () => {
+    const { sink, feed } = setup(
+      rule({ condition: { kind: 'rate_above', levels: [{ severity: 'major', threshold: 2 }] } }),
+    );
+    feed(0, 10);
+    feed(1000, 11); // 1/s
+    expect(sink.events).toEqual([]);
+    feed(2000, 15); // 4/s
+    feed(4000, 16); // 0.5/s
+    expect(sink.events).toEqual(['pending:major@2000', 'raised:major@2000', 'cleared:major@4000']);
+    const down = setup(rule({ condition: { kind: 'rate_below', levels: [{ severity: 'warning', threshold: -1 }] } }));
+    down.feed(0, 10);
+    down.feed(500, 8); // -4/s
+    expect(down.sink.events).toEqual(['pending:warning@500', 'raised:warning@500']);
+  });
+
   it('no data → alarm: raised once after the silence, cleared when data is back', () => {
     const { ev, sink, feed } = setup(rule({ noData: { afterMs: 30_000, action: 'alarm', severity: 'critical' } }));
     feed(1000, 50);

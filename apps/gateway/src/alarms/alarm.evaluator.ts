@@ -1,4 +1,4 @@
-import { type AlarmRule, type Condition, type Severity, severityRank } from '@fieldline/contracts';
+import { type AlarmRule, type Severity, severityRank } from '@fieldline/contracts';
 
 /** Where a rule's evaluation of one device stands. Saved on every change, so that a restart resumes it. */
 export interface EvalState {
@@ -18,9 +18,11 @@ export interface EvalState {
   /** Firing: since when the value is in the clear band of the firing level, and the level it would step down to. */
   clearSince: number | null;
   clearTo: number;
-  /** Event time and value of the last reading taken. */
+  /** Event time and value of the last reading taken (for a rate rule, the rate). */
   lastTs: number | null;
   lastValue: number | null;
+  /** A rate rule's last raw value (the rate is taken against it). */
+  lastRaw?: number | null;
   /** The no-data action was taken for the current silence (so it is taken once). */
   silent: boolean;
   /** The open alarm instance, set by the service. */
@@ -48,7 +50,10 @@ export interface CompiledRule {
   readonly rule: AlarmRule;
   readonly id: string;
   readonly metric: string;
-  readonly kind: Condition['kind'];
+  /** The comparison: a rate rule compares its rate with `above` / `below`. */
+  readonly kind: 'above' | 'below' | 'outside' | 'inside';
+  /** Evaluates the change per second between consecutive readings instead of the value. */
+  readonly rate: boolean;
   /** Lowest severity first; `a` is the threshold or low, `b` the high (ranges). */
   readonly levels: readonly { severity: Severity; a: number; b: number }[];
   readonly hysteresis: number;
@@ -68,7 +73,8 @@ export function compileRule(rule: AlarmRule): CompiledRule {
     rule,
     id: rule.id,
     metric: rule.metric,
-    kind: c.kind,
+    kind: c.kind === 'rate_above' ? 'above' : c.kind === 'rate_below' ? 'below' : c.kind,
+    rate: c.kind === 'rate_above' || c.kind === 'rate_below',
     levels,
     hysteresis: rule.clear.hysteresis,
     forMs: rule.forMs,
@@ -257,6 +263,16 @@ export class AlarmEvaluator {
     if (t < now - this.options.latenessMs || (s.lastTs !== null && t < s.lastTs)) {
       this.late++;
       return;
+    }
+    if (r.rate) {
+      const prevTs = s.lastTs;
+      const prev = s.lastRaw ?? null;
+      s.lastRaw = v;
+      s.lastTs = t;
+      s.silent = false;
+      // The first reading (or one at the same instant) gives no rate yet.
+      if (prev === null || prevTs === null || t === prevTs) return;
+      v = ((v - prev) * 1000) / (t - prevTs);
     }
     s.lastTs = t;
     s.lastValue = v;
