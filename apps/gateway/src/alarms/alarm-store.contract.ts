@@ -201,6 +201,29 @@ export function describeAlarmStoreContract(engine: string, open: () => Promise<S
       await s.stop();
     });
 
+    it('a slot that starts over on a raised alarm (state lost) carries on with it: no second raise', async () => {
+      const clock = { now: 0 };
+      let s = service(store, clock);
+      const seen: string[] = [];
+      await s.start();
+      await s.createRule('r1', spec({ forMs: 0 }), 'ann');
+      s.observe(reading(0, 90), 0);
+      await s.stop();
+      await store.db.deleteFrom('alarm_eval_state').execute();
+      s = service(store, clock);
+      s.onChange((c) => seen.push(c.event));
+      await s.start();
+      s.observe(reading(1000, 90), 1000);
+      await s.settled();
+      expect(seen).toEqual([]);
+      expect((await s.list({ limit: 5 })).map((a) => a.state)).toEqual(['active']);
+      s.observe(reading(2000, 10), 2000);
+      s.observe(reading(3000, 10), 3000);
+      await s.settled();
+      expect(seen).toEqual(['cleared']);
+      await s.stop();
+    });
+
     it('two services on one store (two nodes) keep one open alarm per rule and device', async () => {
       const clock = { now: 0 };
       const a = service(store, clock);

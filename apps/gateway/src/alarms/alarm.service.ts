@@ -265,6 +265,14 @@ export class AlarmService implements EvaluatorSink {
       else this.enqueue(() => this.store.saveEvalState(state, now));
       return;
     }
+    if (kind === 'raised' && alarm.raisedAt !== null) {
+      // Already raised in the store (the evaluator started over on an open alarm): never a second `raised`.
+      if (alarm.severity === s.severity) {
+        this.enqueue(() => this.store.saveEvalState({ ...s }, now));
+        return;
+      }
+      kind = 'updated';
+    }
     alarm.severity = s.severity!;
     alarm.reason = s.reason;
     alarm.value = s.reason === 'no_data' ? null : s.lastValue;
