@@ -1,5 +1,8 @@
 import { type Alarm, type AlarmEventPayload, type AlarmRuleSpec, AlarmRuleInputSchema } from '@fieldline/contracts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { StateStore } from '../state/state.store';
+import { WebhookOutbox } from './alarm.outbox';
 import { AlarmService } from './alarm.service';
 
 const quiet = { warn: () => undefined };
@@ -19,8 +22,9 @@ export function spec(overrides: Record<string, unknown> = {}): AlarmRuleSpec {
 }
 
 /** A service over `store` on a clock the test moves. */
-export function service(store: StateStore, clock: { now: number }): AlarmService {
-  return new AlarmService(store, { tickMs: 60_000, latenessMs: 60_000, refreshMs: 60_000 }, quiet, () => clock.now);
+export function service(store: StateStore, clock: { now: number }, webhookUrl: string | null = null): AlarmService {
+  const options = { tickMs: 60_000, latenessMs: 60_000, refreshMs: 60_000, webhookUrl };
+  return new AlarmService(store, options, quiet, () => clock.now);
 }
 
 const reading = (ts: number, t: number) => ({ deviceId: 'd1', ts, metrics: { t } });
@@ -222,6 +226,46 @@ export function describeAlarmStoreContract(engine: string, open: () => Promise<S
       await s.settled();
       expect(seen).toEqual(['cleared']);
       await s.stop();
+    });
+
+    it('keeps notices in the outbox until a receiver takes them, across a restart, with back-off', async () => {
+      const clock = { now: 50_000 };
+      const bodies: string[] = [];
+      const receiver = createServer((req, res) => {
+        let b = '';
+        req.on('data', (c: Buffer) => (b += c.toString()));
+        req.on('end', () => {
+          bodies.push(b);
+          res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      const port = (receiver.address() as AddressInfo).port;
+      const s = service(store, clock, 'http://unused');
+      await s.start();
+      await s.createRule('r1', spec({ forMs: 0, clear: { hysteresis: 0, forMs: 0 } }), 'ann');
+      s.observe(reading(50_000, 90), 50_000);
+      s.observe(reading(51_000, 10), 51_000);
+      await s.stop();
+      // Nobody listens at first: both notices fail and wait their back-off.
+      const down = new WebhookOutbox(
+        store,
+        { url: 'http://127.0.0.1:1/', secret: 'k', tickMs: 60_000 },
+        quiet,
+        () => clock.now,
+      );
+      await down.deliverDue();
+      expect(down.failures).toBe(2);
+      const url = `http://127.0.0.1:${port}/`;
+      const early = new WebhookOutbox(store, { url, secret: 'k', tickMs: 60_000 }, quiet, () => clock.now);
+      await early.deliverDue();
+      expect(await early.pending()).toBeGreaterThan(0); // not due yet: nothing sent before its back-off
+      clock.now += 10 * 60_000;
+      const up = new WebhookOutbox(store, { url, secret: 'k', tickMs: 60_000 }, quiet, () => clock.now);
+      await up.deliverDue();
+      receiver.close();
+      expect(bodies.map((b) => (JSON.parse(b) as { status: string }).status)).toEqual(['firing', 'resolved']);
+      expect(await up.pending()).toBe(0);
     });
 
     it('two services on one store (two nodes) keep one open alarm per rule and device', async () => {

@@ -123,6 +123,13 @@ export class WebhookOutbox {
       });
   }
 
+  /** One pass over the due notices now, resolved when it is done (tests; the ticker pokes). */
+  async deliverDue(): Promise<void> {
+    while (this.running) await this.running;
+    this.poke();
+    await (this.running as Promise<void> | null);
+  }
+
   /** Notices not yet delivered (gauge). */
   async pending(): Promise<number> {
     const row = await this.store.db
