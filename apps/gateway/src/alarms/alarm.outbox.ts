@@ -85,6 +85,8 @@ export class WebhookOutbox {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** Aborts the attempt in flight at stop, so that shutdown does not wait out a slow receiver. */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly store: StateStore,
@@ -102,6 +104,7 @@ export class WebhookOutbox {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.abort.abort();
     await this.running;
   }
 
@@ -177,7 +180,7 @@ export class WebhookOutbox {
         method: 'POST',
         headers,
         body,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs ?? 10_000)]),
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.ok ? null : `HTTP ${res.status}`;
