@@ -13,3 +13,5 @@ export * from './device-meta';
 export * from './line-protocol';
 export * from './alarms';
 export * from './backup';
+export * from './audit';
+export * from './audit.schema';

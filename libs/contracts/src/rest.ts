@@ -30,6 +30,20 @@ export const RestRoute = {
   unlock: AuthPath.unlock,
   /** `GET` (admin) every registration. */
   registrations: AuthPath.registrations,
+  /** `POST` trades a refresh token for a new access token. */
+  refresh: AuthPath.refresh,
+  /** `POST` ends a session (revokes its refresh token). */
+  logout: AuthPath.logout,
+  /** `POST` changes the caller's own password. */
+  password: AuthPath.password,
+  /** `GET` (admin) every user; `POST` (admin) adds one. */
+  users: AuthPath.users,
+  /** `PATCH` (admin) changes a user's role or disables/enables it; `DELETE` (admin) removes it. */
+  user: '/api/users/:username',
+  /** `POST` (admin) resets a user's password. */
+  userPassword: '/api/users/:username/password',
+  /** `GET` (admin) the audit log, newest first: AuditPage. */
+  audit: '/api/audit',
   /** Readiness (alias of {@link RestRoute.ready}). */
   health: '/health',
   /** Readiness: 200 ok, 503 degraded or unavailable. */
@@ -166,7 +180,8 @@ export interface HistoryParams {
 /** ISO-8601 as `Date.parse` reads it reliably: a date, optionally a time, optionally a zone (none: UTC for a date). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
 
-function parseTime(text: string | undefined, fallback: number, name: string): number {
+/** A query time: epoch ms or ISO-8601 (empty: `fallback`); INVALID_REQUEST naming `name` otherwise. */
+export function parseTime(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined || text === '') return fallback;
   // Date.parse alone takes almost anything ("1.5" is a day in 2001): only epoch ms and ISO-8601 are times here.
   const n = /^\d+$/.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;

@@ -3,11 +3,12 @@ import { RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
 import { AuthService } from './core/auth/auth.service';
 import { ConnectionBannerComponent } from './core/connection-banner.component';
 import { SocketService } from './core/socket/socket.service';
+import { PasswordDialogComponent } from './features/account/password-dialog.component';
 
 /** The shell: top bar with the connection state, the connection banner, and the routed view. */
 @Component({
   selector: 'fl-root',
-  imports: [RouterOutlet, RouterLink, RouterLinkActive, ConnectionBannerComponent],
+  imports: [RouterOutlet, RouterLink, RouterLinkActive, ConnectionBannerComponent, PasswordDialogComponent],
   template: `
     <header class="bar">
       <a routerLink="/" class="brand"
@@ -26,11 +27,16 @@ import { SocketService } from './core/socket/socket.service';
       @if (session()) {
         <nav>
           <a routerLink="/" routerLinkActive="active" [routerLinkActiveOptions]="{ exact: true }">Fleet</a>
+          @if (session()?.role === 'admin') {
+            <a routerLink="/users" routerLinkActive="active" data-nav="users">Users</a>
+            <a routerLink="/audit" routerLinkActive="active" data-nav="audit">Audit</a>
+          }
         </nav>
       }
       @if (session(); as s) {
         <span class="conn" [attr.data-state]="connection()"><i></i>{{ connectionText() }}</span>
         <span class="user" data-session="user" [title]="s.role">{{ s.username }}</span>
+        <fl-password-dialog />
         <button type="button" class="signout" data-session="sign-out" (click)="signOut()">Sign out</button>
       }
     </header>
@@ -70,6 +76,10 @@ import { SocketService } from './core/socket/socket.service';
       width: 1.5rem;
       height: 1.5rem;
       color: var(--accent);
+    }
+    nav {
+      display: flex;
+      gap: 1.25rem;
     }
     nav a {
       color: #cbd5e1;

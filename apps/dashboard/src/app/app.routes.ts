@@ -1,5 +1,7 @@
 import type { Routes } from '@angular/router';
-import { authGuard } from './core/auth/auth.guard';
+import { adminGuard, authGuard } from './core/auth/auth.guard';
+
+import { AUDIT_ROUTE } from './features/audit/audit.routes';
 import { FleetComponent } from './features/fleet/fleet.component';
 import { LoginComponent } from './features/login/login.component';
 
@@ -13,5 +15,12 @@ export const routes: Routes = [
     loadComponent: () => import('./features/device/device.component').then((m) => m.DeviceComponent),
     title: (route) => `${route.paramMap.get('id') ?? 'Device'} · Fieldline`,
   },
+  {
+    path: 'users',
+    canActivate: [authGuard, adminGuard],
+    loadComponent: () => import('./features/users/users.component').then((m) => m.UsersComponent),
+    title: 'Users · Fieldline',
+  },
+  AUDIT_ROUTE,
   { path: '**', redirectTo: '' },
 ];

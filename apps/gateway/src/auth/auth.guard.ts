@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { ErrorCode, FieldlineError } from '@fieldline/contracts';
+import { ErrorCode, FieldlineError, roleAtLeast } from '@fieldline/contracts';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { ACCESS, type Access } from '../common/access';
 import { secretEquals } from '../common/secrets';
@@ -48,7 +48,7 @@ export class OperatorGuard implements CanActivate {
       throw err;
     }
     (req as Request & { operator?: OperatorClaims }).operator = claims;
-    if (access?.kind === 'role' && claims.role !== access.role) {
+    if (access?.kind === 'role' && !roleAtLeast(claims.role, access.role)) {
       this.auth.refused.rest++;
       throw new FieldlineError(ErrorCode.FORBIDDEN, `this needs the ${access.role} role; you are ${claims.role}`);
     }

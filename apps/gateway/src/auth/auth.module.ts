@@ -14,11 +14,19 @@ import { DeviceMetaController } from './device-meta.controller';
 import { OperatorAuth } from './operator-auth.service';
 import { TokenBucketLimiter } from '../common/rate-limiter';
 import { logger } from '../common/logger';
-import { StateModule } from '../state/state.module';
+import { AUDIT_SINK, StateModule } from '../state/state.module';
+import type { AuditSink } from '../state/audit.sink';
+import { RedisOperatorBus } from './operator-bus';
+import { OperatorStore } from './operator.store';
+import { OperatorUsers } from './operator-users.service';
+import { UsersController } from './users.controller';
+import type { AuditLog } from '../state/audit.log';
 import { STATE_STORE, type StateStore } from '../state/state.store';
 import { importLegacyRegistries } from './device-registry.import';
 import { RedisRevocationBus } from './revocation-bus';
 import { StateDeviceRegistry } from './state.device-registry';
+import { AuditController } from '../state/audit.controller';
+import { RequestAudit } from './request-audit';
 
 /** Injection token of the per-device rate limiter ({@link TokenBucketLimiter}, or null when DEVICE_RATE=0). */
 export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
@@ -30,13 +38,37 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
 @Global()
 @Module({
   imports: [RedisModule, StateModule],
-  controllers: [AuthController, DeviceRegistryController, DeviceMetaController],
+  controllers: [AuthController, UsersController, DeviceRegistryController, DeviceMetaController, AuditController],
   providers: [
     {
+      provide: RequestAudit,
+      inject: [AUDIT_SINK, CONFIG, MetricsRegistry],
+      useFactory: (audit: AuditLog, config: GatewayConfig, metrics: MetricsRegistry) => {
+        observeCounter(metrics, {
+          name: 'fieldline_audit_entries_total',
+          help: 'Audit entries by outcome: recorded, dropped (a flood of refused logins), failed (logged instead).',
+          labels: ['outcome'],
+          read: () => Object.entries(audit.counts).map(([outcome, n]: [string, number]) => [{ outcome }, n] as const),
+        });
+        return new RequestAudit(audit, config);
+      },
+    },
+    {
       provide: OperatorAuth,
-      inject: [CONFIG, MetricsRegistry],
-      useFactory: async (config: GatewayConfig, metrics: MetricsRegistry) => {
-        const operators = await OperatorAuth.create(config.auth);
+      inject: [CONFIG, MetricsRegistry, STATE_STORE, AUDIT_SINK, { token: REDIS, optional: true }],
+      // Users in the state store, configured ones created there at first start; Redis tells peers of changes.
+      useFactory: async (
+        config: GatewayConfig,
+        metrics: MetricsRegistry,
+        state: StateStore,
+        audit: AuditSink,
+        redis: RedisConnections | null | undefined,
+      ) => {
+        const operators = await OperatorAuth.create(config.auth, Date.now, {
+          store: new OperatorStore(state),
+          bus: redis ? new RedisOperatorBus(redis) : null,
+          audit,
+        });
         observeCounter(metrics, {
           name: 'fieldline_operator_auth_refused_total',
           help: 'Operator logins, REST requests and Socket.IO connections refused for credentials.',
@@ -65,6 +97,11 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
         });
         return operators;
       },
+    },
+    {
+      provide: OperatorUsers,
+      inject: [OperatorAuth, AUDIT_SINK],
+      useFactory: (auth: OperatorAuth, audit: AuditSink) => new OperatorUsers(auth, audit),
     },
     {
       provide: DEVICE_REGISTRY,
@@ -106,6 +143,6 @@ export const DEVICE_LIMITER = Symbol('DEVICE_LIMITER');
     },
     { provide: APP_GUARD, useClass: OperatorGuard },
   ],
-  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER],
+  exports: [OperatorAuth, DeviceAuth, DEVICE_REGISTRY, DEVICE_LIMITER, RequestAudit],
 })
 export class AuthModule {}

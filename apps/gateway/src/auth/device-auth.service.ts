@@ -13,6 +13,7 @@ import {
   newDeviceToken,
   registrationOf,
 } from './device-registry';
+import type { InTransaction } from '../state/state.store';
 
 /** Called when a device's token stops being valid (revoked or rotated): transports close its connections. */
 export type RevocationListener = (deviceId: string) => void;
@@ -102,8 +103,11 @@ export class DeviceAuth {
     return { known: this.known.size, unknown: this.unknown.size };
   }
 
-  /** Registers a new device; its token is returned this once. CONFLICT when the id is taken. */
-  async register(deviceId: unknown, name: unknown): Promise<DeviceTokenResponse> {
+  /**
+   * Registers a new device; its token is returned this once. CONFLICT when the id is taken. `inTrx` (its audit
+   * entry) commits with the registration.
+   */
+  async register(deviceId: unknown, name: unknown, inTrx?: InTransaction): Promise<DeviceTokenResponse> {
     if (!isValidDeviceId(deviceId))
       throw new FieldlineError(ErrorCode.INVALID_DEVICE_ID, 'deviceId must be 1–64 characters of A-Z a-z 0-9 _ . -');
     if (name !== undefined && (typeof name !== 'string' || name.length > MAX_NAME_LENGTH))
@@ -115,7 +119,7 @@ export class DeviceAuth {
     const at = this.now();
     const record: DeviceRecord = { deviceId, createdAt: at, tokenIssuedAt: at, tokenHash: hashDeviceToken(token) };
     if (name !== undefined) record.name = name;
-    if (!(await this.registry.create(record)))
+    if (!(await this.registry.create(record, inTrx)))
       throw new FieldlineError(
         ErrorCode.CONFLICT,
         `device "${deviceId}" is already registered; rotate its token with POST /api/devices/${deviceId}/token`,
@@ -124,17 +128,17 @@ export class DeviceAuth {
   }
 
   /** Issues a new token; the old one stops working at once and the device's connections are closed. */
-  async rotate(deviceId: string): Promise<DeviceTokenResponse> {
+  async rotate(deviceId: string, inTrx?: InTransaction): Promise<DeviceTokenResponse> {
     const token = newDeviceToken();
-    const record = await this.registry.setToken(deviceId, hashDeviceToken(token), this.now());
+    const record = await this.registry.setToken(deviceId, hashDeviceToken(token), this.now(), inTrx);
     if (!record) throw new FieldlineError(ErrorCode.NOT_FOUND, `no registered device "${deviceId}"`);
     this.revoked(deviceId);
     return { ...registrationOf(record), token };
   }
 
   /** Revokes the device's token and closes its connections. The device stays registered; rotate issues a new one. */
-  async revoke(deviceId: string): Promise<DeviceRegistration> {
-    const record = await this.registry.setToken(deviceId, null, null);
+  async revoke(deviceId: string, inTrx?: InTransaction): Promise<DeviceRegistration> {
+    const record = await this.registry.setToken(deviceId, null, null, inTrx);
     if (!record) throw new FieldlineError(ErrorCode.NOT_FOUND, `no registered device "${deviceId}"`);
     this.revoked(deviceId);
     return registrationOf(record);

@@ -1,5 +1,7 @@
-import { Body, Controller, Get, Inject, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Put, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import {
+  AuditAction,
   DeviceMetaPatchSchema,
   type DeviceMetaResponse,
   ErrorCode,
@@ -9,6 +11,7 @@ import {
 import { AdminOnly } from '../common/access';
 import { DEVICE_REGISTRY } from './device-registry';
 import { checkId } from './device-registry.controller';
+import { RequestAudit } from './request-audit';
 import type { StateDeviceRegistry } from './state.device-registry';
 
 const unknown = (id: string): FieldlineError => new FieldlineError(ErrorCode.NOT_FOUND, `no registered device "${id}"`);
@@ -16,7 +19,10 @@ const unknown = (id: string): FieldlineError => new FieldlineError(ErrorCode.NOT
 /** A registered device's labels (site, model, tags) and metric metadata: every operator reads, admins change. */
 @Controller()
 export class DeviceMetaController {
-  constructor(@Inject(DEVICE_REGISTRY) private readonly registry: StateDeviceRegistry) {}
+  constructor(
+    @Inject(DEVICE_REGISTRY) private readonly registry: StateDeviceRegistry,
+    private readonly audit: RequestAudit,
+  ) {}
 
   @Get(RestRoute.deviceMeta)
   async get(@Param('id') id: string): Promise<DeviceMetaResponse> {
@@ -28,17 +34,24 @@ export class DeviceMetaController {
   /** Replaces the parts given; `metrics` replaces the whole list. */
   @AdminOnly()
   @Put(RestRoute.deviceMeta)
-  async set(@Param('id') id: string, @Body() body: unknown): Promise<DeviceMetaResponse> {
-    checkId(id);
-    const parsed = DeviceMetaPatchSchema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${issue.path.join('.') || 'body'}: ${issue.message}`, {
-        path: issue.path.map(String),
-      });
-    }
-    const meta = await this.registry.setMeta(id, parsed.data);
-    if (!meta) throw unknown(id);
-    return { deviceId: id, ...meta };
+  set(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<DeviceMetaResponse> {
+    const fields = typeof body === 'object' && body !== null ? Object.keys(body).slice(0, 8) : [];
+    return this.audit.change(
+      req,
+      { action: AuditAction.deviceMeta, target: id, details: { fields } },
+      async (inTrx) => {
+        checkId(id);
+        const parsed = DeviceMetaPatchSchema.safeParse(body);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new FieldlineError(ErrorCode.INVALID_REQUEST, `${issue.path.join('.') || 'body'}: ${issue.message}`, {
+            path: issue.path.map(String),
+          });
+        }
+        const meta = await this.registry.setMeta(id, parsed.data, inTrx);
+        if (!meta) throw unknown(id);
+        return { deviceId: id, ...meta };
+      },
+    );
   }
 }

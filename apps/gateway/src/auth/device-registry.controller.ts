@@ -1,5 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import {
+  AuditAction,
   type DeviceRegistration,
   type DeviceTokenResponse,
   ErrorCode,
@@ -9,6 +11,7 @@ import {
 } from '@fieldline/contracts';
 import { AdminOnly } from '../common/access';
 import { DeviceAuth } from './device-auth.service';
+import { RequestAudit } from './request-audit';
 
 /** The `:id` of a route, checked against the device id rule. */
 export function checkId(id: string): string {
@@ -20,12 +23,20 @@ export function checkId(id: string): string {
 @AdminOnly()
 @Controller()
 export class DeviceRegistryController {
-  constructor(private readonly devices: DeviceAuth) {}
+  constructor(
+    private readonly devices: DeviceAuth,
+    private readonly audit: RequestAudit,
+  ) {}
 
   @Post(RestRoute.devices)
-  register(@Body() body: unknown): Promise<DeviceTokenResponse> {
+  register(@Body() body: unknown, @Req() req: Request): Promise<DeviceTokenResponse> {
     const b = (typeof body === 'object' && body !== null ? body : {}) as { deviceId?: unknown; name?: unknown };
-    return this.devices.register(b.deviceId, b.name);
+    const what = {
+      action: AuditAction.deviceRegister,
+      ...(typeof b.deviceId === 'string' ? { target: b.deviceId } : {}),
+      ...(typeof b.name === 'string' ? { details: { name: b.name } } : {}),
+    };
+    return this.audit.change(req, what, (inTrx) => this.devices.register(b.deviceId, b.name, inTrx));
   }
 
   @Get(RestRoute.registrations)
@@ -41,13 +52,15 @@ export class DeviceRegistryController {
   /** Rotation: a new token; the old one stops working and the device's open connections are closed. */
   @Post(RestRoute.deviceToken)
   @HttpCode(200)
-  rotate(@Param('id') id: string): Promise<DeviceTokenResponse> {
-    return this.devices.rotate(checkId(id));
+  rotate(@Param('id') id: string, @Req() req: Request): Promise<DeviceTokenResponse> {
+    const what = { action: AuditAction.tokenRotate, target: id };
+    return this.audit.change(req, what, (inTrx) => this.devices.rotate(checkId(id), inTrx));
   }
 
   /** Revocation: the device has no valid token until rotated; its open connections are closed. */
   @Delete(RestRoute.deviceToken)
-  revoke(@Param('id') id: string): Promise<DeviceRegistration> {
-    return this.devices.revoke(checkId(id));
+  revoke(@Param('id') id: string, @Req() req: Request): Promise<DeviceRegistration> {
+    const what = { action: AuditAction.tokenRevoke, target: id };
+    return this.audit.change(req, what, (inTrx) => this.devices.revoke(checkId(id), inTrx));
   }
 }

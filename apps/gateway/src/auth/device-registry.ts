@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DeviceRegistration } from '@fieldline/contracts';
+import type { InTransaction } from '../state/state.store';
 
 /** A registered device as stored: the token is kept only as its SHA-256. */
 export interface DeviceRecord extends DeviceRegistration {
@@ -14,10 +15,21 @@ export interface DeviceRecord extends DeviceRegistration {
  * Implementations do storage only; {@link DeviceAuth} adds the token cache and closes connections on revocation.
  */
 export interface DeviceRegistry {
-  /** Adds a device with the given token hash; resolves false when the id is taken. */
-  create(record: DeviceRecord): Promise<boolean>;
-  /** Replaces a device's token hash (null revokes); resolves the updated record, or undefined when unknown. */
-  setToken(deviceId: string, tokenHash: string | null, issuedAt: number | null): Promise<DeviceRecord | undefined>;
+  /**
+   * Adds a device with the given token hash; resolves false when the id is taken. `inTrx` (e.g. its audit entry)
+   * runs in the same transaction when the registry has them, only when the device was added.
+   */
+  create(record: DeviceRecord, inTrx?: InTransaction): Promise<boolean>;
+  /**
+   * Replaces a device's token hash (null revokes); resolves the updated record, or undefined when unknown. `inTrx`
+   * as for {@link create}.
+   */
+  setToken(
+    deviceId: string,
+    tokenHash: string | null,
+    issuedAt: number | null,
+    inTrx?: InTransaction,
+  ): Promise<DeviceRecord | undefined>;
   get(deviceId: string): Promise<DeviceRecord | undefined>;
   list(): Promise<DeviceRecord[]>;
   /** The device holding a token, by the token's hash; null when none does. */

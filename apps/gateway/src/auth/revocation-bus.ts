@@ -27,8 +27,12 @@ export class RedisRevocationBus implements RevocationBus {
   };
   private subscribed: Promise<void> | null = null;
 
-  constructor(private readonly redis: RedisConnections) {
-    this.channel = redis.key('registry', 'revoked');
+  /** `channel`: another one for other news (auth/operator-bus.ts); the default is the registry's. */
+  constructor(
+    private readonly redis: RedisConnections,
+    channel?: string,
+  ) {
+    this.channel = channel ?? redis.key('registry', 'revoked');
   }
 
   async publish(deviceId: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Transaction } from 'kysely';
+import type { StateSchema } from '../state/state.schema';
 import type { StateStore } from '../state/state.store';
 import { DeviceAuth } from './device-auth.service';
 import { hashDeviceToken } from './device-registry';
@@ -50,6 +52,34 @@ export function describeStateDeviceRegistry(name: string, make: () => Promise<St
     afterEach(async () => {
       await store.close();
       await f.cleanup();
+    });
+
+    it("runs a change's extra writes (its audit entry) in its transaction, only when it changed something", async () => {
+      const ran: string[] = [];
+      const inTrx = (what: string) => async (trx: Transaction<StateSchema>) => {
+        await trx.insertInto('state_imports').values({ name: what, imported_at: clock, count: 0 }).execute();
+        ran.push(what);
+      };
+      const rec = { deviceId: 'p1', createdAt: 1, tokenIssuedAt: 1, tokenHash: 'h1' };
+      expect(await registry.create(rec, inTrx('create'))).toBe(true);
+      expect(await registry.create({ ...rec, tokenHash: 'h9' }, inTrx('taken'))).toBe(false);
+      expect(await registry.setToken('nobody', null, null, inTrx('unknown'))).toBeUndefined();
+      expect(await registry.setMeta('nobody', { site: 'x' }, inTrx('unknown meta'))).toBeUndefined();
+      expect(await registry.setToken('p1', 'h2', clock, inTrx('rotate'))).toMatchObject({ tokenHash: 'h2' });
+      expect(await registry.setMeta('p1', { site: 'north' }, inTrx('meta'))).toMatchObject({ site: 'north' });
+      expect(ran).toEqual(['create', 'rotate', 'meta']);
+      // A failing extra write rolls the change back.
+      let message = '';
+      try {
+        await registry.setToken('p1', 'h3', clock, inTrx('meta'));
+      } catch (err) {
+        message = String(err);
+      }
+      expect(message).toMatch(/unique|duplicate/i);
+      expect(await registry.deviceOfToken('h2')).toBe('p1');
+      expect(await registry.deviceOfToken('h3')).toBeNull();
+      const names = await store.db.selectFrom('state_imports').select('name').orderBy('name').execute();
+      expect(names.map((r) => r.name)).toEqual(['create', 'meta', 'rotate']);
     });
 
     it('keeps rotation and revocation times, tags and metric metadata', async () => {

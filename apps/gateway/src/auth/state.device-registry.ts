@@ -1,7 +1,7 @@
-import type { Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { DeviceMeta, DeviceMetaPatch, MetricMeta } from '@fieldline/contracts';
 import type { DevicesTable, DeviceMetricsTable, StateSchema } from '../state/state.schema';
-import type { StateStore } from '../state/state.store';
+import type { InTransaction, StateStore } from '../state/state.store';
 import type { DeviceRecord, DeviceRegistry } from './device-registry';
 import type { RevocationBus } from './revocation-bus';
 
@@ -65,32 +65,37 @@ export class StateDeviceRegistry implements DeviceRegistry {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async create(record: DeviceRecord): Promise<boolean> {
+  async create(record: DeviceRecord, inTrx?: InTransaction): Promise<boolean> {
     const at = this.now();
-    const res = await this.state.db
-      .insertInto('devices')
-      .values(this.rowOf(record, at))
-      .onConflict((oc) => oc.column('device_id').doNothing())
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+    return this.writing(inTrx, async (db) => {
+      const res = await db
+        .insertInto('devices')
+        .values(this.rowOf(record, at))
+        .onConflict((oc) => oc.column('device_id').doNothing())
+        .executeTakeFirst();
+      return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+    });
   }
 
   async setToken(
     deviceId: string,
     tokenHash: string | null,
     issuedAt: number | null,
+    inTrx?: InTransaction,
   ): Promise<DeviceRecord | undefined> {
     const at = this.now();
-    const row = await this.state.db
-      .updateTable('devices')
-      .set(
-        tokenHash === null
-          ? { token_hash: null, token_issued_at: null, revoked_at: at, updated_at: at }
-          : { token_hash: tokenHash, token_issued_at: issuedAt, rotated_at: issuedAt ?? at, updated_at: at },
-      )
-      .where('device_id', '=', deviceId)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.writing(inTrx, (db) =>
+      db
+        .updateTable('devices')
+        .set(
+          tokenHash === null
+            ? { token_hash: null, token_issued_at: null, revoked_at: at, updated_at: at }
+            : { token_hash: tokenHash, token_issued_at: issuedAt, rotated_at: issuedAt ?? at, updated_at: at },
+        )
+        .where('device_id', '=', deviceId)
+        .returningAll()
+        .executeTakeFirst(),
+    );
     if (!row) return undefined;
     await this.bus?.publish(deviceId);
     return recordOf(row);
@@ -170,7 +175,7 @@ export class StateDeviceRegistry implements DeviceRegistry {
    * Replaces the parts of a device's labels and metric metadata that `patch` holds, in one transaction; resolves
    * the result, or undefined when the device is unknown.
    */
-  setMeta(deviceId: string, patch: DeviceMetaPatch): Promise<DeviceMeta | undefined> {
+  setMeta(deviceId: string, patch: DeviceMetaPatch, inTrx?: InTransaction): Promise<DeviceMeta | undefined> {
     const at = this.now();
     return this.state.transaction(async (trx) => {
       const row = await trx
@@ -204,12 +209,24 @@ export class StateDeviceRegistry implements DeviceRegistry {
             )
             .execute();
       }
-      return {
+      const meta = {
         site: row.site,
         model: row.model,
         tags: JSON.parse(row.tags) as Record<string, string>,
         metrics: await this.metricsIn(trx, deviceId),
       };
+      await inTrx?.(trx);
+      return meta;
+    });
+  }
+
+  /** Runs one write alone, or, with `inTrx`, in a transaction with it (only when the write changed something). */
+  private writing<T>(inTrx: InTransaction | undefined, write: (db: Kysely<StateSchema>) => Promise<T>): Promise<T> {
+    if (!inTrx) return write(this.state.db);
+    return this.state.transaction(async (trx) => {
+      const result = await write(trx);
+      if (result) await inTrx(trx);
+      return result;
     });
   }
 

@@ -7,11 +7,14 @@ import { sendHttpError } from './error.filter';
 export const INGEST_ROUTE = RestRoute.readings;
 
 /**
- * JSON bodies read before the caller is known: the login form, and the public line-protocol routes (they check their
- * own token, and answer a JSON body with a clear 400).
+ * JSON bodies read before the caller is known: the login form, refresh and logout (the refresh token in the body is
+ * their credential; the access token may have expired), and the public line-protocol routes (they check their own
+ * token, and answer a JSON body with a clear 400).
  */
 const OPEN_JSON_ROUTES: ReadonlySet<string> = new Set([
   AuthPath.login,
+  AuthPath.refresh,
+  AuthPath.logout,
   LineProtocolPath.write,
   LineProtocolPath.writeV2,
   LineProtocolPath.query,

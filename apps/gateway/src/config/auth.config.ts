@@ -29,6 +29,8 @@ export interface AuthConfig {
   jwtSecret: string;
   /** Lifetime of an operator token, seconds. */
   jwtTtlS: number;
+  /** Lifetime of a refresh token, seconds (REFRESH_TTL); unset: 30 days. */
+  refreshTtlS?: number;
   operators: OperatorAccount[];
   /** When set, `/metrics` wants `Authorization: Bearer <token>` (or an operator JWT); unset: `/metrics` is open. */
   metricsToken: string | null;
@@ -154,6 +156,7 @@ const schema = z
       atLeast(MIN_JWT_SECRET_LENGTH),
     ),
     JWT_TTL: duration(8 * 3_600_000, 10_000, 7 * 86_400_000, 'a duration between 10s and 7d such as 15m or 8h'),
+    REFRESH_TTL: duration(30 * 86_400_000, 60_000, 400 * 86_400_000, 'a duration between 1m and 400d such as 30d'),
     ADMIN_PASSWORD: withDefault(null, atLeast(MIN_PASSWORD_LENGTH)),
     ADMIN_PASSWORD_HASH: withDefault(
       null,
@@ -221,6 +224,7 @@ const schema = z
     return {
       jwtSecret: e.JWT_SECRET,
       jwtTtlS: Math.round(e.JWT_TTL / 1000),
+      refreshTtlS: Math.round(e.REFRESH_TTL / 1000),
       operators,
       metricsToken: e.METRICS_TOKEN,
       login: {
@@ -238,7 +242,7 @@ const schema = z
   });
 
 /**
- * `JWT_SECRET`, `JWT_TTL`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_HASH`, `USERS`, `USERS_FILE`, `METRICS_TOKEN`,
+ * `JWT_SECRET`, `JWT_TTL`, `REFRESH_TTL`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_HASH`, `USERS`, `USERS_FILE`, `METRICS_TOKEN`,
  * `TOTP_SECRETS` and the `LOGIN_*` budgets.
  */
 export const loadAuthConfig = (env: Env): AuthConfig => parseSection(schema, env);

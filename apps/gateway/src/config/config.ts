@@ -1,3 +1,4 @@
+import { type AuditConfig, loadAuditConfig } from './audit.config';
 import { type AlarmsConfig, loadAlarmsConfig } from './alarms.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
 import { type BackupConfig, loadBackupConfig } from './backup.config';
@@ -34,6 +35,8 @@ export interface GatewayConfig {
   alarms: AlarmsConfig;
   /** Where online backups of embedded mode go. */
   backup: BackupConfig;
+  /** The audit log's retention. */
+  audit: AuditConfig;
 }
 
 /** Reads and validates the configuration; throws a `ConfigError` (config-error.ts) naming the first bad variable. */
@@ -54,6 +57,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     state: loadStateConfig(env),
     alarms: loadAlarmsConfig(env),
     backup: loadBackupConfig(env),
+    audit: loadAuditConfig(env),
   };
 }
 

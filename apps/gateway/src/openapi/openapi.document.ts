@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  AUDIT_PATH,
   ALARM_STATES,
   AlarmPath,
   AuthPath,
@@ -126,6 +129,18 @@ const tokenRoute = (method: Method, summary: string, ok: Op['ok'][string]): Op =
   params: [idParam],
   ok: { '200': ok },
   errors: [...ADMIN_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.NOT_FOUND, ErrorCode.STATE_UNAVAILABLE],
+});
+
+const usernameParam: Json = {
+  name: 'username',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' },
+};
+const USER_ERRORS = [...ADMIN_ERRORS, ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE];
+const newPassword = (description: string): Op['ok'][string] => ({
+  description,
+  content: json(ref('NewPasswordResponse')),
 });
 
 const ruleIdParam: Json = { ...idParam, description: 'rule id' };
@@ -287,6 +302,134 @@ export const OPERATIONS: readonly Op[] = [
       },
     },
     errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+  },
+  {
+    method: 'post',
+    path: AuthPath.refresh,
+    tag: 'auth',
+    summary: 'Trade a refresh token for a new access token and the next refresh token',
+    description:
+      'Each refresh token works once. Presenting one that was already traded ends its whole session (every token ' +
+      'rotated from the same login), since it means the token was copied.',
+    security: 'public',
+    body: { schema: 'RefreshRequest' },
+    ok: { '200': { description: 'a new access token and refresh token', content: json(ref('LoginResponse')) } },
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.UNAUTHORIZED, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.logout,
+    tag: 'auth',
+    summary: "End a session: its refresh token and the session's access tokens stop working",
+    security: 'public',
+    body: { schema: 'RefreshRequest' },
+    ok: { '204': { description: 'ended (or there was no such session)' } },
+    errors: [ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.password,
+    tag: 'auth',
+    summary: 'Change your own password',
+    description: 'Every session of the user ends, this one too; the answer is a new session for the caller.',
+    security: 'operator',
+    body: { schema: 'ChangePasswordRequest' },
+    ok: { '200': { description: 'a new session', content: json(ref('LoginResponse')) } },
+    errors: [
+      ...AUTH_ERRORS,
+      ErrorCode.FORBIDDEN,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
+  },
+  {
+    method: 'get',
+    path: AuthPath.users,
+    tag: 'users',
+    summary: 'Every user, without password hashes (admin)',
+    security: 'admin',
+    ok: { '200': { description: 'users', content: json({ type: 'array', items: ref('OperatorUser') }) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'post',
+    path: AuthPath.users,
+    tag: 'users',
+    summary: 'Add a user (admin)',
+    security: 'admin',
+    body: { schema: 'CreateUserRequest' },
+    ok: { '201': newPassword('added; a password the gateway made is shown this once') },
+    errors: [...USER_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.CONFLICT],
+  },
+  {
+    method: 'patch',
+    path: '/api/users/{username}',
+    tag: 'users',
+    summary: "Change a user's role, or disable or enable it (admin)",
+    description:
+      "A disabled user's refresh tokens are revoked and its open Socket.IO connections cut at once, on every node; " +
+      'a new role takes effect at once too (older access tokens are refused, the dashboard refreshes). The last ' +
+      'enabled admin cannot be disabled or demoted (409).',
+    security: 'admin',
+    params: [usernameParam],
+    body: { schema: 'UpdateUserRequest' },
+    ok: { '200': { description: 'the user', content: json(ref('OperatorUser')) } },
+    errors: [...USER_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON, ErrorCode.CONFLICT],
+  },
+  {
+    method: 'post',
+    path: '/api/users/{username}/password',
+    tag: 'users',
+    summary: "Reset a user's password (admin): the one given, or one the gateway makes",
+    description: 'Every session of the user ends; its sockets are cut.',
+    security: 'admin',
+    params: [usernameParam],
+    body: {
+      schema: {
+        type: 'object',
+        properties: { password: { type: 'string', minLength: 8, maxLength: 1024 } },
+      },
+    },
+    ok: { '200': newPassword('reset; a password the gateway made is shown this once') },
+    errors: [...USER_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON],
+  },
+  {
+    method: 'delete',
+    path: '/api/users/{username}',
+    tag: 'users',
+    summary: 'Remove a user and its sessions (admin); the last enabled admin stays',
+    security: 'admin',
+    params: [usernameParam],
+    ok: { '204': { description: 'removed' } },
+    errors: [...USER_ERRORS, ErrorCode.CONFLICT],
+  },
+  {
+    method: 'get',
+    path: AUDIT_PATH,
+    tag: 'audit',
+    summary: 'The audit log (admin): logins, unlocks, device registry changes; newest first',
+    description:
+      'Each entry says who (`actor`: the operator, or the user name a login claimed), when, from where (the client ' +
+      'address, through trusted proxies only), what (`action`, `target`, `details`) and whether it went through ' +
+      '(`ok`). Entries are kept for AUDIT_RETENTION (default 90 days). Page on with `cursor=<nextCursor>`.',
+    security: 'admin',
+    params: [
+      ['from', { type: 'string' }, 'epoch ms or ISO-8601, inclusive'],
+      ['to', { type: 'string' }, 'epoch ms or ISO-8601, exclusive'],
+      ['actor', { type: 'string', maxLength: 128 }, 'exactly this actor'],
+      ['action', { type: 'string', maxLength: 128 }, 'action prefix: `device.` or `auth.login`'],
+      ['target', { type: 'string', maxLength: 128 }, 'exactly this target (a device id, a user name)'],
+      ['ok', { type: 'string', enum: ['true', 'false'] }, 'done (true) or refused (false) only'],
+      [
+        'limit',
+        { type: 'integer', minimum: 1, maximum: AUDIT_PAGE_MAX },
+        `entries per page (default ${AUDIT_PAGE_DEFAULT})`,
+      ],
+      ['cursor', { type: 'string' }, 'the `nextCursor` of the previous page'],
+    ].map(([name, schema, description]) => ({ name, in: 'query', required: false, schema, description })),
+    ok: { '200': { description: 'a page of entries', content: json(ref('AuditPage')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST],
   },
   {
     method: 'get',
@@ -713,7 +856,17 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'answer is `{code, message, details?}` (line-protocol routes: InfluxDB `{error}`); each code has one HTTP ' +
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
-    tags: ['auth', 'device registry', 'devices', 'ingest', 'line protocol', 'operations', 'alarms'].map((name) => ({
+    tags: [
+      'alarms',
+      'audit',
+      'auth',
+      'device registry',
+      'devices',
+      'ingest',
+      'line protocol',
+      'operations',
+      'users',
+    ].map((name) => ({
       name,
     })),
     paths,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   AckRequestSchema,
   AGGREGATIONS,
+  AuditPageSchema,
   ALARM_STATES,
   AlarmRuleInputSchema,
   CommentRequestSchema,
@@ -15,7 +16,9 @@ import {
   MAX_DEVICE_TOKEN_LENGTH,
   METRIC_NAME_PATTERN,
   MessageSchema,
+  MIN_OPERATOR_PASSWORD_LENGTH,
   OPERATOR_ROLES,
+  OPERATOR_USERNAME_PATTERN,
   ReadingInputSchema,
 } from '@fieldline/contracts';
 
@@ -27,6 +30,15 @@ import {
 const deviceId = z.string().regex(DEVICE_ID_PATTERN).describe('1–64 characters of A-Z a-z 0-9 _ . -');
 const epochMs = z.number().int().describe('epoch milliseconds');
 const role = z.enum(OPERATOR_ROLES);
+const OperatorUser = z.object({
+  username: z.string(),
+  role,
+  disabledAt: epochMs.nullable(),
+  createdAt: epochMs,
+  updatedAt: epochMs,
+  passwordChangedAt: epochMs,
+  totp: z.boolean().describe('logs in with a one-time code too (TOTP_SECRETS)'),
+});
 
 const ErrorCodeSchema = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
 
@@ -129,6 +141,29 @@ export const SCHEMAS = {
     expiresIn: z.number().int().describe('seconds'),
     username: z.string(),
     role,
+    refreshToken: z.string().describe('single use: POST /api/auth/refresh trades it for the next one'),
+    refreshExpiresIn: z.number().int().describe('seconds'),
+  }),
+  RefreshRequest: z.object({ refreshToken: z.string().min(1).max(256) }),
+  ChangePasswordRequest: z.object({
+    currentPassword: z.string(),
+    newPassword: z.string().min(MIN_OPERATOR_PASSWORD_LENGTH).max(1024),
+  }),
+  OperatorUser,
+  CreateUserRequest: z.object({
+    username: z.string().regex(OPERATOR_USERNAME_PATTERN),
+    role,
+    password: z
+      .string()
+      .min(MIN_OPERATOR_PASSWORD_LENGTH)
+      .max(1024)
+      .optional()
+      .describe('without it the gateway makes one and answers it once'),
+  }),
+  UpdateUserRequest: z.object({ role: role.optional(), disabled: z.boolean().optional() }),
+  NewPasswordResponse: z.object({
+    user: OperatorUser,
+    password: z.string().optional().describe('only when the gateway made it: shown this once'),
   }),
   OperatorSession: z.object({ username: z.string(), role, expiresAt: epochMs }),
   RegisterDeviceRequest: z.object({ deviceId, name: z.string().max(128).optional() }),
@@ -180,6 +215,7 @@ export const SCHEMAS = {
   ShelveRequest: ShelveRequestSchema,
   CommentRequest: CommentRequestSchema,
   InfluxError: z.object({ error: z.string() }).describe('InfluxDB-shaped error of the line-protocol routes'),
+  AuditPage: AuditPageSchema,
 } as const;
 
 /** Name of a component schema. */

@@ -45,6 +45,58 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`create index devices_site on devices (site)`.execute(db);
     },
   },
+  '0002_operators': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('username', 'text', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('disabled_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('password_changed_at', 'bigint', (c) => c.notNull())
+        .addColumn('totp_secret', 'text')
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('family_id', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('rotated_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('user_agent', 'text')
+        .addColumn('address', 'text')
+        .execute();
+      await sql`create index sessions_family on sessions (family_id)`.execute(db);
+      await sql`create index sessions_user on sessions (user_id)`.execute(db);
+    },
+  },
+  '0003_audit': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('audit_entries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('from_address', 'text')
+        // 0/1: one type on both engines (SQLite has no boolean).
+        .addColumn('ok', 'integer', (c) => c.notNull())
+        .addColumn('details', 'text')
+        .execute();
+      // Pages are newest first by (at, id); the filters narrow within a time range.
+      await sql`create index audit_entries_at on audit_entries (at, id)`.execute(db);
+      await sql`create index audit_entries_actor on audit_entries (actor, at)`.execute(db);
+      await sql`create index audit_entries_action on audit_entries (action, at)`.execute(db);
+      await sql`create index audit_entries_target on audit_entries (target, at)`.execute(db);
+    },
+  },
   '0004_alarms': {
     async up(db: Kysely<any>): Promise<void> {
       await db.schema

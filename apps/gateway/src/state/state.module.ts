@@ -2,8 +2,12 @@ import { Global, Module } from '@nestjs/common';
 import { logger } from '../common/logger';
 import { CONFIG, type GatewayConfig } from '../config/config';
 import { MetricsRegistry, observeCounter } from '../metrics/metrics';
+import { AuditLog } from './audit.log';
 import { openStateStore } from './open-state-store';
-import { STATE_STORE } from './state.store';
+import { STATE_STORE, type StateStore } from './state.store';
+
+/** Nest injection token of the audit log (an `AuditSink`; here the {@link AuditLog} of the state store). */
+export const AUDIT_SINK = Symbol('AUDIT_SINK');
 
 /**
  * The state store, opened and migrated as it is built (a store that cannot be reached or migrated stops the start);
@@ -29,7 +33,16 @@ import { STATE_STORE } from './state.store';
         return store;
       },
     },
+    {
+      provide: AUDIT_SINK,
+      inject: [CONFIG, STATE_STORE],
+      useFactory: (config: GatewayConfig, state: StateStore) => {
+        const audit = new AuditLog(state, { retentionMs: config.audit.retentionMs, log: logger('Audit') });
+        audit.start();
+        return audit;
+      },
+    },
   ],
-  exports: [STATE_STORE],
+  exports: [STATE_STORE, AUDIT_SINK],
 })
 export class StateModule {}

@@ -43,6 +43,55 @@ export interface StateImportsTable {
   count: number;
 }
 
+/** Operators. `password_hash` is the scrypt PHC string (auth/password.ts); `role` one of OPERATOR_ROLES. */
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  role: string;
+  /** Null while the user may log in. */
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+  /** Access tokens issued before this second are refused (a password change ends every other session). */
+  password_changed_at: number;
+  /** Reserved for TOTP secrets kept in the store; TOTP_SECRETS from the environment is used today. */
+  totp_secret: string | null;
+}
+
+/**
+ * Refresh tokens, one row per token: a refresh rotates it (the old row gets `rotated_at`, a new row joins the same
+ * `family_id`, one login's chain). `token_hash` is the SHA-256 of the opaque token, never the token.
+ */
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  family_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  /** Set when the token was traded for the next one: presenting it again revokes the family. */
+  rotated_at: number | null;
+  revoked_at: number | null;
+  user_agent: string | null;
+  address: string | null;
+}
+
+/** The audit log: one row per recorded action (state/audit.log.ts). */
+export interface AuditEntriesTable {
+  /** Random; with `at` the order of a page. */
+  id: string;
+  at: number;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  from_address: string | null;
+  /** 1: done; 0: refused. */
+  ok: number;
+  /** JSON object, or null. */
+  details: string | null;
+}
+
 /** Alarm rules, one row per version (an edit adds a row; a delete adds a row with `deleted` = 1). */
 export interface AlarmRulesTable {
   rule_id: string;
@@ -112,6 +161,9 @@ export interface StateSchema {
   devices: DevicesTable;
   device_metrics: DeviceMetricsTable;
   state_imports: StateImportsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  audit_entries: AuditEntriesTable;
   alarm_rules: AlarmRulesTable;
   alarms: AlarmsTable;
   alarm_events: AlarmEventsTable;

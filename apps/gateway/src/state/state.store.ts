@@ -32,6 +32,9 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/** More writes to make in a transaction of a change (e.g. its audit entry), so that they commit with it or not at all. */
+export type InTransaction = (trx: Transaction<StateSchema>) => Promise<void>;
+
 /** Nest injection token of the {@link StateStore}. */
 export const STATE_STORE = Symbol('STATE_STORE');
 

@@ -3,9 +3,18 @@
  * All nodes of this file share one MQTT shared-subscription group, so they run one after another in one file.
  */
 import mqtt from 'mqtt';
-import { AuthPath, type DeviceSummary, deviceTokenPath, INGEST_PATH, telemetryTopic } from '@fieldline/contracts';
+import {
+  AUTH_EXPIRED_EVENT,
+  AuthPath,
+  type DeviceSummary,
+  deviceTokenPath,
+  type ErrorBody,
+  INGEST_PATH,
+  telemetryTopic,
+  userPath,
+} from '@fieldline/contracts';
 import { Simulator } from '../../../../devices-sim/src';
-import { sleep, WsDevice, wsUpgradeStatus } from '../support';
+import { login, Operator, sleep, WsDevice, wsUpgradeStatus } from '../support';
 import {
   type Cluster,
   type GatewayNode,
@@ -119,6 +128,26 @@ describeWithServices('several gateway nodes on Mosquitto, Redis, InfluxDB and Po
     expect(await closed).toBe(1008);
     for (const n of [a, b])
       expect(await wsUpgradeStatus(n.url, INGEST_PATH, { authorization: `Bearer ${token}` })).toBe(401);
+  });
+
+  it('a user added at node A logs in at node B; disabled at B, node A cuts its socket at once', async () => {
+    const username = uniqueName('user');
+    const asAdmin = async (n: GatewayNode, method: string, path: string, body: unknown) =>
+      fetch(n.url + path, {
+        method,
+        headers: { authorization: `Bearer ${await n.adminToken()}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const added = await asAdmin(a, 'POST', AuthPath.users, { username, role: 'viewer', password: 'cluster-pass-1' });
+    expect(added.status).toBe(201);
+    const atB = await login(b.url, username, 'cluster-pass-1');
+    expect(atB.status).toBe(200);
+    const op = await new Operator(a.url, { token: atB.body.accessToken as string }).connected();
+    const cut = new Promise<ErrorBody>((resolve) => op.socket.once(AUTH_EXPIRED_EVENT, resolve));
+    expect((await asAdmin(b, 'PATCH', userPath(username), { disabled: true })).status).toBe(200);
+    expect(await cut).toEqual({ code: 'UNAUTHORIZED', message: 'this user is disabled' });
+    await waitFor(() => !op.socket.connected, 'node A to disconnect the socket');
+    for (const n of [a, b]) expect((await login(n.url, username, 'cluster-pass-1')).status).toBe(401);
   });
 
   it('acknowledges MQTT readings only once stored: a node killed with them in its write buffer loses none', async () => {

@@ -12,3 +12,7 @@ export const authGuard: CanActivateFn = (_route, state) => {
     queryParams: { ...(state.url === '/' ? {} : { returnUrl: state.url }), ...(expired ? { reason: 'expired' } : {}) },
   });
 };
+
+/** Admin views (users): other roles go to the fleet view; the gateway refuses their calls anyway. */
+export const adminGuard: CanActivateFn = () =>
+  inject(AuthService).session()?.role === 'admin' ? true : inject(Router).createUrlTree(['/']);

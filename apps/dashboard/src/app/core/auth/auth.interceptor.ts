@@ -1,21 +1,34 @@
 import { HttpErrorResponse, type HttpInterceptorFn } from '@angular/common/http';
 import { inject } from '@angular/core';
-import { tap } from 'rxjs';
+import { catchError, from, switchMap, throwError } from 'rxjs';
 import { AuthService } from './auth.service';
 
 /**
  * Adds `Authorization: Bearer <token>` to requests to the gateway (same origin only) while a token is set. When the
- * gateway refuses that token (401: expired, or the secret changed), the operator is sent to sign in again.
+ * gateway refuses that token (401: expired, a new role, the secret changed), the refresh token gets a new one and
+ * the request goes again, once; when that fails, the operator is sent to sign in again.
  */
 export const authInterceptor: HttpInterceptorFn = (req, next) => {
   const auth = inject(AuthService);
   const token = auth.token();
   if (token === null || !isGatewayUrl(req.url)) return next(req);
   return next(req.clone({ setHeaders: { Authorization: `Bearer ${token}` } })).pipe(
-    tap({
-      error: (err: unknown) => {
-        if (err instanceof HttpErrorResponse && err.status === 401 && auth.token() === token) auth.signOut('expired');
-      },
+    catchError((err: unknown) => {
+      if (!(err instanceof HttpErrorResponse) || err.status !== 401) return throwError(() => err);
+      if (!auth.canRefresh()) {
+        if (auth.token() === token) auth.signOut('expired');
+        return throwError(() => err);
+      }
+      return from(auth.refresh()).pipe(
+        switchMap((ok) => {
+          const fresh = auth.token();
+          if (!ok || fresh === null) {
+            auth.signOut('expired');
+            return throwError(() => err);
+          }
+          return next(req.clone({ setHeaders: { Authorization: `Bearer ${fresh}` } }));
+        }),
+      );
     }),
   );
 };

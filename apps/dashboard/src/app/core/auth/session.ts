@@ -17,7 +17,7 @@ export function sessionOf(token: string | null): Session | null {
     const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
     const claims = JSON.parse(json) as { sub?: unknown; role?: unknown; exp?: unknown };
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return null;
-    if (claims.role !== 'viewer' && claims.role !== 'admin') return null;
+    if (claims.role !== 'viewer' && claims.role !== 'operator' && claims.role !== 'admin') return null;
     return { username: claims.sub, role: claims.role, expiresAt: claims.exp * 1000 };
   } catch {
     return null;

@@ -206,8 +206,9 @@ export class SocketService {
     t.on('disconnect', (reason: string) => this.disconnected(t, this.telemetryUp, reason));
     t.on('connect_error', (err: Error) => this.connectError(t, err));
     t.on(TelemetryEvent.readings, (payload: ReadingsPayload) => this.onReadings(payload));
-    // The operator's token expired while connected: the gateway says so, then disconnects.
-    t.on(AUTH_EXPIRED_EVENT, () => this.auth.signOut('expired'));
+    // The operator's token expired, or the user was disabled or changed, while connected: the gateway says so, then
+    // disconnects. A refresh gets a new token (the sockets reconnect with it) or, when refused, signs out.
+    t.on(AUTH_EXPIRED_EVENT, () => void this.auth.refreshOrSignOut());
     const p = this.presence;
     p.on('connect', () => this.connected(this.presenceUp));
     p.on('disconnect', (reason: string) => this.disconnected(p, this.presenceUp, reason));

@@ -133,7 +133,7 @@ export class LoginComponent {
     const body: LoginRequest = { username: this.username(), password: this.password() };
     this.http.post<LoginResponse>(AuthPath.login, body).subscribe({
       next: (res) => {
-        this.auth.setToken(res.accessToken);
+        this.auth.signIn(res);
         this.password.set('');
         this.busy.set(false);
         void this.router.navigateByUrl(safeReturnUrl(this.returnUrl()));
