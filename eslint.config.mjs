@@ -15,7 +15,7 @@ const GATEWAY_MODULES = {
   storage: ['common', 'config', 'metrics'],
   live: ['common', 'config', 'metrics', 'storage'],
   devices: ['common', 'config', 'metrics', 'storage'],
-  alarms: ['common', 'config', 'metrics', 'state'],
+  alarms: ['auth', 'common', 'config', 'metrics', 'state'],
   ingest: ['alarms', 'auth', 'common', 'config', 'devices', 'live', 'metrics', 'storage'],
   health: ['auth', 'common', 'ingest', 'state', 'storage'],
   export: ['auth', 'common', 'config', 'devices', 'storage'],

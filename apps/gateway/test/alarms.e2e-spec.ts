@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
   ALARM_DELIVERY_HEADER,
+  AUDIT_PATH,
   ALARM_SIGNATURE_HEADER,
   alarmActionPath,
   type AlarmEventPayload,
@@ -151,6 +152,13 @@ describe('alarms (e2e)', () => {
       'cleared/null',
     ]);
     expect(detail.body.history[1].comment).toBe('on it');
+    // Who did it is in the audit log too.
+    const audit = await gw.get(`${AUDIT_PATH}?target=${id}`, await gw.adminToken());
+    expect(
+      audit.body.entries
+        .map((e: { action: string; ok: boolean; actor: string }) => [e.action, e.ok, e.actor])
+        .reverse(),
+    ).toEqual([['alarm.acknowledge', true, 'admin']]);
 
     // A reconnecting operator catches up from its last sequence number.
     const late = new AlertsOperator(gw.url, await gw.operatorToken());

@@ -36,6 +36,17 @@ export const alarmPath = (id: string): string => `/api/alarms/${encodeURICompone
 export const alarmActionPath = (id: string, action: 'acknowledge' | 'clear' | 'shelve' | 'comment'): string =>
   `${alarmPath(id)}/${action}`;
 
+/** Audit actions of rules and alarms (audit log `action`; target: the rule or alarm id). */
+export const AlarmAuditAction = {
+  ruleCreate: 'rule.create',
+  ruleUpdate: 'rule.update',
+  ruleDelete: 'rule.delete',
+  acknowledge: 'alarm.acknowledge',
+  clear: 'alarm.clear',
+  shelve: 'alarm.shelve',
+  comment: 'alarm.comment',
+} as const;
+
 /** Rule and alarm ids: what the gateway makes (UUIDs) and what a caller may choose. */
 export const ALARM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 

@@ -1,7 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import type { z } from 'zod';
 import {
   AckRequestSchema,
+  AlarmAuditAction,
   type Alarm,
   type AlarmDetail,
   type AlarmListResponse,
@@ -15,7 +17,8 @@ import {
   FieldlineError,
   ShelveRequestSchema,
 } from '@fieldline/contracts';
-import { AdminOnly, requestOperator } from '../common/access';
+import { RequestAudit } from '../auth/request-audit';
+import { OperatorOnly, requestOperator } from '../common/access';
 import { AlarmService } from './alarm.service';
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
@@ -34,21 +37,31 @@ function checkId(id: string, what: string): string {
 
 const operator = (req: object): string => requestOperator(req) ?? 'unknown';
 
-/** Rules (every operator reads, admins change; each change is a new version) and alarms (admins act on them). */
+/**
+ * Rules (every operator reads; the operator role and admins change them, each change a new version) and alarms (the
+ * operator role and admins act on them). Every change is in the audit log, refusals too.
+ */
 @Controller()
 export class AlarmsController {
-  constructor(@Inject(AlarmService) private readonly alarms: AlarmService) {}
+  constructor(
+    @Inject(AlarmService) private readonly alarms: AlarmService,
+    private readonly audit: RequestAudit,
+  ) {}
 
   @Get(AlarmPath.rules)
   rules(): Promise<AlarmRule[]> {
     return this.alarms.store.rules();
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Post(AlarmPath.rules)
-  create(@Body() body: unknown, @Req() req: object): Promise<AlarmRule> {
-    const { id, ...spec } = parse(AlarmRuleInputSchema, body, 'body');
-    return this.alarms.createRule(id, spec, operator(req));
+  create(@Body() body: unknown, @Req() req: Request): Promise<AlarmRule> {
+    const given = (body as { id?: unknown } | null)?.id;
+    const target = typeof given === 'string' ? given.slice(0, 64) : undefined;
+    return this.audit.change(req, { action: AlarmAuditAction.ruleCreate, target }, () => {
+      const { id, ...spec } = parse(AlarmRuleInputSchema, body, 'body');
+      return this.alarms.createRule(id, spec, operator(req));
+    });
   }
 
   @Get(AlarmPath.rule)
@@ -65,22 +78,26 @@ export class AlarmsController {
     return versions;
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Put(AlarmPath.rule)
-  update(@Param('id') id: string, @Body() body: unknown, @Req() req: object): Promise<AlarmRule> {
-    checkId(id, 'rule');
-    const { id: given, ...spec } = parse(AlarmRuleInputSchema, body, 'body');
-    if (given !== undefined && given !== id)
-      throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'id: must be the rule id of the path or absent');
-    return this.alarms.updateRule(id, spec, operator(req));
+  update(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<AlarmRule> {
+    return this.audit.change(req, { action: AlarmAuditAction.ruleUpdate, target: id.slice(0, 64) }, () => {
+      checkId(id, 'rule');
+      const { id: given, ...spec } = parse(AlarmRuleInputSchema, body, 'body');
+      if (given !== undefined && given !== id)
+        throw new FieldlineError(ErrorCode.INVALID_REQUEST, 'id: must be the rule id of the path or absent');
+      return this.alarms.updateRule(id, spec, operator(req));
+    });
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Delete(AlarmPath.rule)
   @HttpCode(204)
-  async remove(@Param('id') id: string, @Req() req: object): Promise<void> {
-    if (!(await this.alarms.deleteRule(checkId(id, 'rule'), operator(req))))
-      throw new FieldlineError(ErrorCode.NOT_FOUND, `no rule "${id}"`);
+  remove(@Param('id') id: string, @Req() req: Request): Promise<void> {
+    return this.audit.change(req, { action: AlarmAuditAction.ruleDelete, target: id.slice(0, 64) }, async () => {
+      if (!(await this.alarms.deleteRule(checkId(id, 'rule'), operator(req))))
+        throw new FieldlineError(ErrorCode.NOT_FOUND, `no rule "${id}"`);
+    });
   }
 
   @Get(AlarmPath.alarms)
@@ -95,35 +112,48 @@ export class AlarmsController {
     return alarm;
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Post(AlarmPath.acknowledge)
   @HttpCode(200)
-  acknowledge(@Param('id') id: string, @Body() body: unknown, @Req() req: object): Promise<Alarm> {
-    const { comment } = parse(AckRequestSchema, body, 'body');
-    return this.alarms.acknowledge(checkId(id, 'alarm'), operator(req), comment);
+  acknowledge(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<Alarm> {
+    return this.act(req, AlarmAuditAction.acknowledge, id, () => {
+      const { comment } = parse(AckRequestSchema, body, 'body');
+      return this.alarms.acknowledge(checkId(id, 'alarm'), operator(req), comment);
+    });
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Post(AlarmPath.clear)
   @HttpCode(200)
-  clear(@Param('id') id: string, @Body() body: unknown, @Req() req: object): Promise<Alarm> {
-    const { comment } = parse(AckRequestSchema, body, 'body');
-    return this.alarms.clear(checkId(id, 'alarm'), operator(req), comment);
+  clear(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<Alarm> {
+    return this.act(req, AlarmAuditAction.clear, id, () => {
+      const { comment } = parse(AckRequestSchema, body, 'body');
+      return this.alarms.clear(checkId(id, 'alarm'), operator(req), comment);
+    });
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Post(AlarmPath.shelve)
   @HttpCode(200)
-  shelve(@Param('id') id: string, @Body() body: unknown, @Req() req: object): Promise<Alarm> {
-    const { until, comment } = parse(ShelveRequestSchema, body, 'body');
-    return this.alarms.shelve(checkId(id, 'alarm'), until, operator(req), comment);
+  shelve(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<Alarm> {
+    return this.act(req, AlarmAuditAction.shelve, id, () => {
+      const { until, comment } = parse(ShelveRequestSchema, body, 'body');
+      return this.alarms.shelve(checkId(id, 'alarm'), until, operator(req), comment);
+    });
   }
 
-  @AdminOnly()
+  @OperatorOnly()
   @Post(AlarmPath.comment)
   @HttpCode(200)
-  comment(@Param('id') id: string, @Body() body: unknown, @Req() req: object): Promise<Alarm> {
-    const { comment } = parse(CommentRequestSchema, body, 'body');
-    return this.alarms.comment(checkId(id, 'alarm'), operator(req), comment);
+  comment(@Param('id') id: string, @Body() body: unknown, @Req() req: Request): Promise<Alarm> {
+    return this.act(req, AlarmAuditAction.comment, id, () => {
+      const { comment } = parse(CommentRequestSchema, body, 'body');
+      return this.alarms.comment(checkId(id, 'alarm'), operator(req), comment);
+    });
+  }
+
+  /** An operator's action on an alarm, in the audit log (after the alarm's own change is stored). */
+  private act(req: Request, action: string, id: string, run: () => Promise<Alarm>): Promise<Alarm> {
+    return this.audit.change(req, { action, target: id.slice(0, 64) }, run);
   }
 }

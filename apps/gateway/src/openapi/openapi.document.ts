@@ -184,7 +184,7 @@ const ALARM_OPERATIONS: readonly Op[] = (
       method: 'post',
       path: AlarmPath.rules,
       tag: 'alarms',
-      summary: 'Create a rule (admin)',
+      summary: 'Create a rule (operator role or admin)',
       description:
         'Devices by id, list or tag selector; per-severity levels of a threshold or range condition; `forMs` before ' +
         'it raises (and steps up); a clear band (`hysteresis`) held for `clear.forMs` before it clears or steps down; ' +
@@ -208,7 +208,7 @@ const ALARM_OPERATIONS: readonly Op[] = (
       method: 'put',
       path: '/api/rules/{id}',
       tag: 'alarms',
-      summary: 'Replace a rule (admin): a new version; evaluation state of its devices is kept',
+      summary: 'Replace a rule (operator role or admin): a new version; evaluation state of its devices is kept',
       security: 'admin',
       params: [ruleIdParam],
       body: { schema: 'AlarmRuleInput' },
@@ -219,7 +219,7 @@ const ALARM_OPERATIONS: readonly Op[] = (
       method: 'delete',
       path: '/api/rules/{id}',
       tag: 'alarms',
-      summary: 'Delete a rule (admin): a deleted version; its open alarms are closed',
+      summary: 'Delete a rule (operator role or admin): a deleted version; its open alarms are closed',
       security: 'admin',
       params: [ruleIdParam],
       ok: { '204': { description: 'deleted' } },
@@ -255,10 +255,18 @@ const ALARM_OPERATIONS: readonly Op[] = (
       ok: { '200': { description: 'the alarm', content: json(ref('AlarmDetail')) } },
       errors: [...AUTH_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
     },
-    alarmAction('acknowledge', 'AckRequest', 'Acknowledge (admin): active → acknowledged, cleared → closed'),
-    alarmAction('clear', 'AckRequest', 'Clear by hand (admin): closed; the rule starts over on the device'),
-    alarmAction('shelve', 'ShelveRequest', 'Shelve until a time (admin): no notices until then'),
-    alarmAction('comment', 'CommentRequest', 'Comment on an alarm (admin)'),
+    alarmAction(
+      'acknowledge',
+      'AckRequest',
+      'Acknowledge (operator role or admin): active → acknowledged, cleared → closed',
+    ),
+    alarmAction(
+      'clear',
+      'AckRequest',
+      'Clear by hand (operator role or admin): closed; the rule starts over on the device',
+    ),
+    alarmAction('shelve', 'ShelveRequest', 'Shelve until a time (operator role or admin): no notices until then'),
+    alarmAction('comment', 'CommentRequest', 'Comment on an alarm (operator role or admin)'),
   ] satisfies Op[]
 ).map((op): Op => ({ ...op, errors: [...(op.errors ?? []), ErrorCode.STATE_UNAVAILABLE] })); // all use the state store
 
