@@ -17,6 +17,7 @@ const GATEWAY_MODULES = {
   devices: ['common', 'config', 'metrics', 'storage'],
   alarms: ['auth', 'common', 'config', 'metrics', 'state'],
   ingest: ['alarms', 'auth', 'common', 'config', 'devices', 'live', 'metrics', 'storage'],
+  commands: ['auth', 'common', 'config', 'devices', 'ingest', 'state'],
   health: ['auth', 'common', 'ingest', 'state', 'storage'],
   export: ['auth', 'common', 'config', 'devices', 'storage'],
   openapi: ['auth', 'common', 'config'],

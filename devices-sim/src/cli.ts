@@ -11,6 +11,7 @@ import {
   parseFaults,
   readFaultsFile,
 } from './faults';
+import type { CommandBehaviour, CommandTally } from './commands';
 import { addTallies, PROTOCOLS, type Protocol, type Tallies, zeroTallies } from './device.types';
 import { login, provisionDevices, readTokensFile } from './provision';
 import { DEFAULT_MQTT_URL, DEFAULT_URL, makeIds, Simulator, type SimStats } from './simulator';
@@ -50,6 +51,11 @@ Usage: npm run sim -- [options]
                           seed=N              seed of the fault decisions (default --seed): runs repeat
                         e.g. --faults drop=0.01,skew=5s,dup=0.02,ooo=0.01,burst=0.005:50,malformed=0.01
   --faults-file FILE    the same as a JSON object, e.g. {"drop": "10s", "dup": 0.02, "burst": "0.005:50"}
+  --commands            answer commands (MQTT: subscribe to devices/<id>/commands/#; ws: command frames);
+                        implied by the three options below (see docs/commands.md)
+  --command-delay MS    milliseconds between a command's ack and its result (default 0)
+  --command-fail P      probability that a command fails (status failed, code SIM_FAILURE; default 0)
+  --command-silence P   probability that a command gets neither ack nor result (the gateway times it out)
   --acked-file FILE     at the end, write every acknowledged (device, seq) as JSON { "<id>": [[from, to], ...] }
   --token ID=TOKEN      a device's token (repeatable): MQTT password, ws/http Bearer token
   --tokens-file FILE    device tokens as a JSON object { "<device id>": "<token>", ... }
@@ -84,6 +90,8 @@ export interface CliConfig {
   /** Seconds to keep resending after --duration (0: none). */
   drain: number;
   faults?: FaultSpec;
+  /** How devices answer commands; absent: they do not take commands. */
+  commands?: CommandBehaviour;
   ackedFile?: string;
   /** Device tokens given on the command line or in --tokens-file. */
   tokens: Record<string, string>;
@@ -113,6 +121,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     faults: { type: 'string' },
     'faults-file': { type: 'string' },
     'acked-file': { type: 'string' },
+    commands: { type: 'boolean' },
+    'command-delay': { type: 'string' },
+    'command-fail': { type: 'string' },
+    'command-silence': { type: 'string' },
     token: { type: 'string', multiple: true },
     'tokens-file': { type: 'string' },
     register: { type: 'boolean' },
@@ -165,6 +177,20 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     throw err;
   }
   if (values['acked-file']) config.ackedFile = values['acked-file'];
+  const cmd = [values['command-delay'], values['command-fail'], values['command-silence']];
+  if (values.commands || cmd.some((v) => v !== undefined)) {
+    const p = (text: string | undefined, flag: string): number => {
+      const n = numberFlag(text, flag, { def: 0, min: 0 });
+      if (n > 1) throw new UsageError(`${flag} is a probability, 0–1, got "${text}"`);
+      return n;
+    };
+    config.commands = {
+      delayMs: numberFlag(values['command-delay'], '--command-delay', { def: 0, min: 0 }),
+      failP: p(values['command-fail'], '--command-fail'),
+      silenceP: p(values['command-silence'], '--command-silence'),
+      seed: config.seed,
+    };
+  }
   if (values['tokens-file']) {
     try {
       Object.assign(config.tokens, readTokensFile(values['tokens-file']));
@@ -243,6 +269,8 @@ export interface Summary extends Tallies {
   /** The injected faults (`--faults` syntax) and, per kind, how many and what the gateway answered. */
   faultSpec?: string;
   faults?: FaultStats;
+  /** Commands received and how they were answered (with `--commands`). */
+  commands?: CommandTally;
   /** Where the acknowledged (device, seq) ranges were written. */
   ackedFile?: string;
 }
@@ -264,6 +292,7 @@ export function summarize(
     errors: s.errors,
     ...(extra.faults ? { faultSpec: formatFaults(extra.faults) } : {}),
     ...(s.faults ? { faults: s.faults } : {}),
+    ...(s.commands ? { commands: s.commands } : {}),
     ...(extra.ackedFile ? { ackedFile: extra.ackedFile } : {}),
   };
 }
@@ -338,6 +367,7 @@ export async function main(argv: string[]): Promise<number> {
     reconnect: { baseMs: config.backoffBaseS * 1000, capMs: config.backoffCapS * 1000 },
     retryLater: config.retryLater,
     ...(config.faults ? { faults: config.faults } : {}),
+    ...(config.commands ? { commands: config.commands } : {}),
     ...(Object.keys(tokens).length ? { tokens } : {}),
     ...(config.duration !== undefined ? { duration: config.duration } : {}),
   });

@@ -11,6 +11,7 @@ import {
   type Tallies,
   zeroTallies,
 } from './device.types';
+import { type CommandBehaviour, CommandResponder, type CommandTally } from './commands';
 import { addFaultStats, emptyFaultStats, type FaultSpec, type FaultStats, hasFaults } from './faults';
 import type { SensorModelOptions } from './sensors';
 import {
@@ -64,6 +65,8 @@ export interface SimulatorOptions {
   retryLater?: boolean;
   /** Faults to inject: connection drops, clock skew, out-of-order, duplicates, bursts, malformed messages. */
   faults?: FaultSpec;
+  /** Answer commands (MQTT and WebSocket) with this delay, failure and silence; absent: commands are not taken. */
+  commands?: CommandBehaviour;
   /** Per-device in-flight window (default per transport: mqtt 1000, ws 1000, http 16). */
   maxInFlight?: number;
   /** Sensor model tuning (spike probability, battery life). */
@@ -89,6 +92,8 @@ export interface SimStats extends Tallies {
   errors: Record<string, number>;
   /** Injected faults and the gateway's answers, over all devices (absent without `faults`). */
   faults?: FaultStats;
+  /** What the devices' commands came to, over all devices (absent without `commands`). */
+  commands?: CommandTally;
   perDevice: DeviceStats[];
 }
 
@@ -118,6 +123,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   readonly done: Promise<void>;
 
   private readonly opts: SimulatorOptions;
+  /** Command handlers by device (kept across reconnects: a resent id gets its first answer). */
+  private readonly responders = new Map<string, CommandResponder>();
   private readonly byId = new Map<string, SimDevice>();
   /** Per-device offset in [0, 1) of a reading period, so devices do not all send on the same tick. */
   private readonly phase: number[];
@@ -259,6 +266,12 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       perDevice,
     };
     if (this.devices[0]?.faults) s.faults = emptyFaultStats();
+    if (this.responders.size > 0) {
+      const t: CommandTally = { received: 0, repeated: 0, succeeded: 0, failed: 0, silent: 0 };
+      for (const r of this.responders.values())
+        for (const k of Object.keys(t) as (keyof CommandTally)[]) t[k] += r.tally[k];
+      s.commands = t;
+    }
     for (const d of perDevice) {
       if (d.connected) s.connected++;
       s.rate += d.rate;
@@ -312,10 +325,16 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
 
   private createTransport(d: SimDevice): Transport {
     const o = this.opts;
+    let commands: CommandResponder | undefined;
+    if (o.commands && this.protocol !== 'http') {
+      commands = this.responders.get(d.id) ?? new CommandResponder(d.id, { seed: o.seed ?? 1, ...o.commands });
+      this.responders.set(d.id, commands);
+    }
     const token = o.tokens?.[d.id];
     const tuning = {
       ...(o.maxInFlight ? { maxInFlight: o.maxInFlight } : {}),
       ...(o.reconnect ? { reconnect: o.reconnect } : {}),
+      ...(commands ? { commands } : {}),
     };
     const gateway = { url: o.url ?? DEFAULT_URL, ...(token !== undefined ? { token } : {}), ...tuning };
     switch (this.protocol) {

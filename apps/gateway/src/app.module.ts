@@ -3,6 +3,7 @@ import { AlarmsModule } from './alarms/alarms.module';
 import { AuthModule } from './auth/auth.module';
 import { BackupModule } from './backup/backup.module';
 import type { GatewayConfig } from './config/config';
+import { CommandsModule } from './commands/commands.module';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DevicesModule } from './devices/devices.module';
@@ -28,6 +29,7 @@ export class AppModule {
         LiveModule,
         AlarmsModule,
         IngestModule,
+        CommandsModule,
         HealthModule,
         ExportModule,
         BackupModule,

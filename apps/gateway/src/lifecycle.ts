@@ -9,6 +9,7 @@ import type { RedisConnections } from './common/redis.connections';
 import { REDIS } from './common/redis.module';
 import type { ServerConfig } from './config/server.config';
 import { STATE_STORE, type StateStore } from './state/state.store';
+import { CommandService } from './commands/commands.service';
 import { PRESENCE_SYNC } from './devices/devices.module';
 import { PresenceFile } from './devices/presence.file';
 import type { RedisPresenceSync } from './devices/presence.redis';
@@ -31,16 +32,17 @@ import { WriteBuffer } from './storage/write-buffer';
  *  1 seed presence (store, last-seen file)           1 stop accepting (readiness 503, HTTP and transports refuse)
  *  2 share presence through Redis                    2 drain device transports (broker client leaves the broker)
  *  3 save last-seen times every 10 s                 3 the pipeline refuses input (SHUTTING_DOWN)
- *  4 attach WebSocket and HTTP ingest                4 close device transports
- *  5 listen on the HTTP port                         5 stop presence (Redis sync, offline ticker)
- *  6 start MQTT (embedded broker or broker client)   6 hand out pending live readings
- *                                                    7 close the device registry
- *                                                    8 flush the write buffer to the store
- *                                                    9 close HTTP and Socket.IO (stragglers cut after 3 s)
- *                                                   10 close the store
- *                                                   11 close the state store
- *                                                   12 save last-seen times
- *                                                   13 close Redis
+ *  4 resume commands (timeouts, expiries, queues)    4 close device transports
+ *  5 attach WebSocket and HTTP ingest                5 stop commands (work under way finishes)
+ *  6 listen on the HTTP port                         6 stop presence (Redis sync, offline ticker)
+ *  7 start MQTT (embedded broker or broker client)   7 hand out pending live readings
+ *                                                    8 close the device registry
+ *                                                    9 flush the write buffer to the store
+ *                                                   10 close HTTP and Socket.IO (stragglers cut after 3 s)
+ *                                                   11 close the store
+ *                                                   12 close the state store
+ *                                                   13 save last-seen times
+ *                                                   14 close Redis
  */
 
 /**
@@ -71,6 +73,7 @@ class Parts {
   readonly buffer: WriteBuffer;
   readonly store: TelemetryStore;
   readonly state: StateStore;
+  readonly commands: CommandService;
   readonly redis: RedisConnections | null;
 
   constructor(app: INestApplication) {
@@ -87,6 +90,7 @@ class Parts {
     this.buffer = app.get(WriteBuffer);
     this.store = app.get<TelemetryStore>(TELEMETRY_STORE);
     this.state = app.get<StateStore>(STATE_STORE);
+    this.commands = app.get(CommandService);
     this.redis = app.get<RedisConnections | null>(REDIS, { strict: false });
   }
 }
@@ -140,6 +144,8 @@ export class Lifecycle {
       // The shared state is loaded before the node serves its first /devices snapshot.
       { name: 'share presence through Redis', run: () => p.presenceSync?.start(p.presence) },
       { name: 'save last-seen times every 10 s', run: () => p.presenceSaver.start() },
+      // Before the transports take connections: the service hears every device that connects from the first one.
+      { name: 'resume commands from the state store', run: () => p.commands.start() },
       {
         name: 'attach WebSocket and HTTP ingest to the HTTP server',
         run: async () => {
@@ -197,6 +203,8 @@ export class Lifecycle {
         name: 'close device transports',
         run: async () => void (await Promise.all(p.transports.all.map((t) => t.close()))),
       },
+      // After the transports: acks and results that came in are stored before the state store closes.
+      { name: 'stop commands', run: () => p.commands.stop() },
       {
         name: 'stop presence',
         run: async () => {

@@ -1,6 +1,7 @@
 import { connect as mqttConnect, type MqttClient } from 'mqtt';
 import {
   Backoff,
+  commandResultTopic,
   type ReconnectOptions,
   errorsTopic,
   MQTT_BAD_CREDENTIALS,
@@ -9,6 +10,7 @@ import {
   statusTopic,
   telemetryTopic,
 } from '@fieldline/contracts';
+import { type CommandResponder, parseDelivery } from '../commands';
 import { BAD_REPLY, parseMqttError } from '../replies';
 import { type OutMessage, sleepMs, type Transport, TransportError, type TransportSink, waitFor } from './transport';
 
@@ -31,6 +33,8 @@ export interface MqttTransportOptions {
   reconnect?: ReconnectOptions;
   /** Unacknowledged QoS 1 publishes before the device holds back. Default 1000. */
   maxInFlight?: number;
+  /** Answers commands on `devices/<id>/commands/#`; absent: the device does not subscribe to them. */
+  commands?: CommandResponder;
 }
 
 /**
@@ -90,6 +94,8 @@ export class MqttTransport implements Transport {
     });
     this.client = client;
     const errors = errorsTopic(id);
+    const commandsFilter = `devices/${id}/commands/#`;
+    const commandsPrefix = `devices/${id}/commands/`;
     client.on('connect', () => {
       this.wasConnected = true;
       this.backoff.up();
@@ -98,9 +104,11 @@ export class MqttTransport implements Transport {
       this.everConnected = true;
       client.publish(statusTopic(id), STATUS_ONLINE, { qos: 1, retain: true });
       client.subscribe(errors, { qos: 0 });
+      if (o.commands) client.subscribe(commandsFilter, { qos: 1 });
       this.sink.connected();
     });
     client.on('message', (topic, payload) => {
+      if (o.commands && topic.startsWith(commandsPrefix)) return this.onCommand(client, o.commands, payload);
       if (topic !== errors) return;
       const refusal = parseMqttError(payload);
       if (refusal) this.sink.refusedAsync(refusal);
@@ -145,6 +153,21 @@ export class MqttTransport implements Transport {
 
   drop(): void {
     this.client?.stream?.destroy();
+  }
+
+  /** Answers on `devices/<id>/results/<command id>` (QoS 1); the clean session's PUBACK cannot be the ack. */
+  private onCommand(client: MqttClient, responder: CommandResponder, payload: Buffer): void {
+    let cmd;
+    try {
+      cmd = parseDelivery(JSON.parse(payload.toString()));
+    } catch {
+      cmd = null;
+    }
+    if (!cmd) return this.sink.error(BAD_REPLY);
+    const topic = commandResultTopic(this.sink.id, cmd.id);
+    const { ack, reply } = responder.answer(cmd);
+    if (ack) client.publish(topic, '{"status":"delivered"}', { qos: 1 });
+    if (reply) responder.later(() => client.connected && client.publish(topic, JSON.stringify(reply), { qos: 1 }));
   }
 
   private scheduleReconnect(client: MqttClient): void {

@@ -1,5 +1,12 @@
 import WebSocket from 'ws';
-import { Backoff, type ReconnectOptions, INGEST_PATH } from '@fieldline/contracts';
+import {
+  Backoff,
+  CommandFrameType,
+  type DeviceMessageFrame,
+  type ReconnectOptions,
+  INGEST_PATH,
+} from '@fieldline/contracts';
+import { type CommandResponder, parseDelivery } from '../commands';
 import { Deque } from '../deque';
 import { BAD_REPLY, outcomeOfWsReply, parseWsReply } from '../replies';
 import { type OutMessage, sleepMs, type Transport, TransportError, type TransportSink, waitFor } from './transport';
@@ -15,6 +22,8 @@ export interface WsTransportOptions {
   maxBufferedBytes?: number;
   /** Reconnect backoff. */
   reconnect?: ReconnectOptions;
+  /** Answers `message` frames of the `commands` channel; absent: they are counted as unexpected. */
+  commands?: CommandResponder;
 }
 
 /** Builds the ingest URL of a device: `ws(s)://host/ingest?deviceId=<id>[&token=...]`. */
@@ -142,7 +151,32 @@ export class WsTransport implements Transport {
     });
   }
 
+  /** A `{type: 'message', channel: 'commands'}` frame: ack at once, result after the delay, on this socket. */
+  private onCommand(responder: CommandResponder, data: Buffer): boolean {
+    let frame: Partial<DeviceMessageFrame>;
+    try {
+      frame = JSON.parse(data.toString()) as Partial<DeviceMessageFrame>;
+    } catch {
+      return false;
+    }
+    if (frame.type !== 'message' || frame.channel !== 'commands') return false;
+    const cmd = parseDelivery(frame.payload);
+    const ws = this.ws;
+    if (!cmd || !ws) return true;
+    const { ack, reply } = responder.answer(cmd);
+    if (ack) ws.send(JSON.stringify({ type: CommandFrameType.ack, id: cmd.id }));
+    if (reply) {
+      responder.later(() => {
+        if (ws.readyState === WebSocket.OPEN)
+          ws.send(JSON.stringify({ type: CommandFrameType.result, id: cmd.id, ...reply }));
+      });
+    }
+    return true;
+  }
+
   private onReply(data: Buffer): void {
+    // Command frames are the gateway's own messages, not answers to a frame of ours.
+    if (this.options.commands && data.includes('"message"') && this.onCommand(this.options.commands, data)) return;
     const msg = this.inFlight.shift();
     if (!msg) return this.sink.error(TransportError.UNEXPECTED_REPLY);
     const reply = parseWsReply(data);

@@ -26,6 +26,10 @@ export const AuditAction = {
   tokenRotate: 'token.rotate',
   /** A device token was revoked. */
   tokenRevoke: 'token.revoke',
+  /** A command was posted to a device (target: the device; details: command id, method, whether it was new). */
+  commandSend: 'command.send',
+  /** A command was cancelled. */
+  commandCancel: 'command.cancel',
 } as const;
 /** One of {@link AuditAction}'s values (or a later subject's). */
 export type AuditActionName = (typeof AuditAction)[keyof typeof AuditAction];

@@ -12,6 +12,7 @@ export * from './device-messages';
 export * from './device-meta';
 export * from './line-protocol';
 export * from './alarms';
+export * from './commands';
 export * from './backup';
 export * from './audit';
 export * from './audit.schema';

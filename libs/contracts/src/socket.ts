@@ -1,3 +1,4 @@
+import type { Command } from './commands';
 import type { ErrorBody } from './errors';
 import type { Reading } from './reading';
 import type { DeviceSummary } from './rest';
@@ -6,7 +7,7 @@ import type { DeviceSummary } from './rest';
 export const Namespace = {
   /** Live readings, one room per device. */
   telemetry: '/telemetry',
-  /** Device presence: snapshot, online, offline, updated. */
+  /** Device presence: snapshot, online, offline, updated; and `command` (a command changed status). */
   devices: '/devices',
   /** Alarms: raised, updated, cleared, each with a sequence number; `subscribe {since}` backfills (alarms.ts). */
   alerts: '/alerts',
@@ -84,6 +85,8 @@ export interface DevicesServerEvents {
   online: (device: DeviceSummary) => void;
   offline: (device: DeviceSummary) => void;
   updated: (devices: DeviceSummary[]) => void;
+  /** A command to a device changed status ({@link CommandsEvent}). */
+  command: (command: Command) => void;
   [AUTH_EXPIRED_EVENT]: (error: ErrorBody) => void;
   [RATE_LIMITED_EVENT]: (error: ErrorBody) => void;
 }

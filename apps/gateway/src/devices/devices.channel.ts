@@ -1,5 +1,7 @@
 import type { Namespace as IoNamespace } from 'socket.io';
 import {
+  type Command,
+  CommandsEvent,
   type DeviceSummary,
   DevicesEvent,
   type DevicesClientEvents,
@@ -33,5 +35,10 @@ export class DevicesChannel implements PresenceListener {
 
   updated(devices: DeviceSummary[]): void {
     this.ns?.local.emit(DevicesEvent.updated, devices);
+  }
+
+  /** A command changed status (commands/). This node's changes to this node's operators. */
+  command(command: Command): void {
+    this.ns?.local.emit(CommandsEvent.update, command);
   }
 }

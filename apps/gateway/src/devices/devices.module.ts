@@ -82,6 +82,6 @@ export const PRESENCE_SYNC = Symbol('PRESENCE_SYNC');
     },
     DevicesGateway,
   ],
-  exports: [PresenceService, PresenceFile, PresenceSaver, PRESENCE_SYNC, QUERY_GATE],
+  exports: [PresenceService, PresenceFile, PresenceSaver, PRESENCE_SYNC, QUERY_GATE, DevicesChannel],
 })
 export class DevicesModule {}

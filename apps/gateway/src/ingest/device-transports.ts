@@ -1,4 +1,5 @@
 import type { DeviceMessage, SendOutcome } from '@fieldline/contracts';
+import { DeviceEvents } from './device-events';
 import type { DeviceTransport } from './device-transport';
 
 /** The device transports of this node, in start-up order (MQTT first: it is the one devices use most). */
@@ -6,7 +7,11 @@ export class DeviceTransports {
   /** WebSocket and HTTP first: they know their connections; the external broker cannot tell. */
   private readonly sendOrder: readonly DeviceTransport[];
 
-  constructor(readonly all: readonly DeviceTransport[]) {
+  constructor(
+    readonly all: readonly DeviceTransport[],
+    /** What devices say about commands, from every transport (the command service listens). */
+    readonly events: DeviceEvents = new DeviceEvents(),
+  ) {
     this.sendOrder = [...all.filter((t) => t.kind !== 'mqtt'), ...all.filter((t) => t.kind === 'mqtt')];
   }
 

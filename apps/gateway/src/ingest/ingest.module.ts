@@ -13,6 +13,7 @@ import { LiveModule } from '../live/live.module';
 import { MetricsRegistry } from '../metrics/metrics';
 import { StorageModule } from '../storage/storage.module';
 import { WriteBuffer } from '../storage/write-buffer';
+import { DeviceEvents } from './device-events';
 import type { DeviceTransport } from './device-transport';
 import { DeviceTransports } from './device-transports';
 import { HttpIngestController } from './http-ingest.controller';
@@ -56,6 +57,7 @@ import { WsIngestTransport } from './ws.transport';
         metrics: MetricsRegistry,
       ) => {
         const { url, port } = config.mqtt;
+        const events = new DeviceEvents();
         const mqtt =
           url === null
             ? new MqttBrokerTransport(
@@ -68,24 +70,35 @@ import { WsIngestTransport } from './ws.transport';
                   host: config.server.host,
                 },
                 { connections: config.devices.mqttConnections, session: config.mqtt.device },
+                events,
               )
             : new MqttClientTransport(
                 pipeline,
                 presence,
                 { ...config.mqtt, url, nodeId: config.cluster.nodeId },
                 logger('MQTT'),
+                events,
               );
         // A connection that stops answering pings is cut; a device whose last connection closed is offline at once.
         const heartbeat = new WsHeartbeat(config.devices.wsPingIntervalMs, (deviceId) =>
           presence.markOffline(deviceId),
         );
-        const ws = new WsIngestTransport(pipeline, logger('WsIngest'), devices, config.server, heartbeat, undefined, {
-          connections: config.devices.wsConnections,
-          replyBufferBytes: config.devices.wsReplyBufferBytes,
-        });
+        const ws = new WsIngestTransport(
+          pipeline,
+          logger('WsIngest'),
+          devices,
+          config.server,
+          heartbeat,
+          undefined,
+          {
+            connections: config.devices.wsConnections,
+            replyBufferBytes: config.devices.wsReplyBufferBytes,
+          },
+          events,
+        );
         const all: DeviceTransport[] = [mqtt, ws, new HttpIngestTransport(pipeline)];
         registerIngestMetrics(metrics, pipeline.stats, mqtt, ws);
-        return new DeviceTransports(all);
+        return new DeviceTransports(all, events);
       },
     },
   ],

@@ -1,9 +1,19 @@
 import type { IClientOptions } from 'mqtt';
-import { NODE_STATUS_FILTER, SHARED_STATUS_FILTER, SHARED_TELEMETRY_FILTER } from '@fieldline/contracts';
+import {
+  NODE_STATUS_FILTER,
+  SHARED_COMMAND_RESULTS_FILTER,
+  SHARED_STATUS_FILTER,
+  SHARED_TELEMETRY_FILTER,
+} from '@fieldline/contracts';
 
 export { nodeStatusTopic } from '@fieldline/contracts';
 /** Every subscription of a node's session (a drained peer's session is unsubscribed from the same). */
-export const NODE_SUBSCRIPTIONS = [SHARED_TELEMETRY_FILTER, SHARED_STATUS_FILTER, NODE_STATUS_FILTER];
+export const NODE_SUBSCRIPTIONS = [
+  SHARED_TELEMETRY_FILTER,
+  SHARED_STATUS_FILTER,
+  SHARED_COMMAND_RESULTS_FILTER,
+  NODE_STATUS_FILTER,
+];
 /** The MQTT client id of a node. */
 export const clientIdOf = (nodeId: string): string => `fieldline-${nodeId}`;
 

@@ -14,6 +14,7 @@ import {
   errorsTopic,
   FieldlineError,
   type ParsedMessage,
+  parseCommandResultTopic,
   parseTopic,
   redactUrl,
   type SendOutcome,
@@ -22,6 +23,7 @@ import {
 } from '@fieldline/contracts';
 import type { Logger } from '../common/logger';
 import type { PresenceService } from '../devices/presence.service';
+import type { DeviceEvents } from './device-events';
 import type { DeviceTransport } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { StoredAcks } from './mqtt-client.acks';
@@ -75,6 +77,8 @@ export class MqttClientTransport implements DeviceTransport, TakeoverHost {
     private readonly presence: PresenceService,
     readonly opts: MqttClientOptions,
     private readonly log: Logger,
+    /** Where command results go, and who hears of devices coming online; null: not answered. */
+    private readonly events: DeviceEvents | null = null,
   ) {
     const base = opts.reconnectBaseMs ?? 250;
     this.backoff = new Backoff({ baseMs: base, capMs: 30_000, floorMs: base / 2, stableMs: 0 });
@@ -236,7 +240,22 @@ export class MqttClientTransport implements DeviceTransport, TakeoverHost {
     }
     const t = parseTopic(topic);
     if (t?.kind === 'status') {
-      if (t.validId && packet.payload.toString() === STATUS_OFFLINE) this.presence.markOffline(t.deviceId);
+      const status = packet.payload.toString();
+      if (t.validId && status === STATUS_OFFLINE) this.presence.markOffline(t.deviceId);
+      // The broker does not tell of connections: a device's `online` is when its queue of commands is sent.
+      else if (t.validId && status === STATUS_ONLINE && !drain) this.events?.connected(t.deviceId);
+      return undefined;
+    }
+    if (t === null) {
+      // The broker's ACL (docs/production.md) lets a device write only below its own id: the topic names it.
+      const r = parseCommandResultTopic(topic);
+      if (r !== null && this.events) {
+        const refusal = this.events.reply(r.deviceId, r.commandId, packet.payload.toString('utf8'));
+        if (refusal) {
+          this.pipeline.refuse('mqtt', refusal.code, true);
+          this.sendError(client, r.deviceId, refusal);
+        }
+      }
       return undefined;
     }
     if (t?.kind !== 'telemetry') return undefined;

@@ -2,6 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  CommandFrameType,
+  COMMAND_LIMITS,
   type DeviceMessage,
   type DeviceMessageFrame,
   ErrorCode,
@@ -18,6 +20,7 @@ import { bearerToken } from '../auth/bearer-token';
 import type { DeviceAuth } from '../auth/device-auth.service';
 import { originAllowed, type OriginRules, SAME_ORIGIN_ANY_HOST } from '../auth/origin.policy';
 import { rawSocketOf } from '../common/third-party.patches';
+import type { DeviceEvents } from './device-events';
 import type { DeviceTransport, TransportContext } from './device-transport';
 import type { IngestPipeline } from './ingest.pipeline';
 import { WS_CLOSE_OPTIONS, type WsHeartbeat } from './ws.heartbeat';
@@ -66,6 +69,8 @@ export class WsIngestTransport implements DeviceTransport {
     private readonly heartbeat: WsHeartbeat | null = null,
     private readonly socketIoPath = '/socket.io/',
     private readonly budget: WsBudget = { connections: 10, replyBufferBytes: 1024 ** 2 },
+    /** Where command acks and results go, and who hears of new connections; null: commands are not answered. */
+    private readonly events: DeviceEvents | null = null,
   ) {
     this.unlisten = devices.onRevoked((deviceId) => {
       for (const ws of this.byDevice.get(deviceId) ?? []) ws.close(WsCloseCode.policy, 'device token revoked');
@@ -220,6 +225,13 @@ export class WsIngestTransport implements DeviceTransport {
     };
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary && !Buffer.isBuffer(data)) data = Buffer.concat(data);
+      // Readings are the hot path: a command frame costs them one byte search, and is parsed only on a match.
+      if (
+        data.length <= MAX_COMMAND_FRAME_BYTES &&
+        data.includes(COMMAND_FRAME_MARK) &&
+        this.commandFrame(ws, data, deviceId)
+      )
+        return;
       const reply = this.reply(data, deviceId);
       const text = JSON.stringify(reply);
       if (queued === null) {
@@ -240,6 +252,36 @@ export class WsIngestTransport implements DeviceTransport {
         }
       }
     });
+    this.events?.connected(deviceId);
+  }
+
+  /**
+   * A `command_ack` or `command_result` frame: handed to the command service, answered only when refused (an `error`
+   * reply). False when the frame is not one (a reading that merely contains the marker): the pipeline takes it.
+   */
+  private commandFrame(ws: WebSocket, data: Buffer, deviceId: string): boolean {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString('utf8'));
+    } catch {
+      return false;
+    }
+    if (typeof frame !== 'object' || frame === null) return false;
+    const { type, id } = frame as { type?: unknown; id?: unknown };
+    if (type !== CommandFrameType.ack && type !== CommandFrameType.result) return false;
+    if (!this.events) return true;
+    let refusal: ReturnType<DeviceEvents['reply']> = null;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
+      refusal = { code: ErrorCode.INVALID_MESSAGE, message: `a ${type} frame needs the command's id` };
+      this.events.refusedReplies++;
+    } else if (type === CommandFrameType.ack) this.events.ack(deviceId, id);
+    else refusal = this.events.reply(deviceId, id, frame);
+    if (refusal) {
+      this.pipeline.refuse('ws', refusal.code);
+      ws.send(JSON.stringify({ type: 'error', seq: null, ...refusal } satisfies IngestReply));
+      this.checkBacklog(ws, deviceId);
+    }
+    return true;
   }
 
   /**
@@ -317,6 +359,11 @@ export interface WsBudget {
 
 /** Close code 1011 (internal error): the spool could not take the readings; nothing on the connection was acked. */
 const WS_INTERNAL_ERROR = 1011;
+
+/** Marks a frame that may be a command ack or result (`"type": "command_ack" | "command_result"`). */
+const COMMAND_FRAME_MARK = '"command_';
+/** Larger frames are never command frames (a result is bounded). */
+const MAX_COMMAND_FRAME_BYTES = COMMAND_LIMITS.maxResultBytes + 1024;
 
 /** Frames of one connection awaiting the group commit before the socket is paused. */
 const WS_MAX_UNACKED = 1000;

@@ -7,6 +7,8 @@ import {
   AlarmPath,
   AuthPath,
   BackupPath,
+  COMMAND_LIMITS,
+  COMMAND_STATUSES,
   ErrorCode,
   SEVERITIES,
   HTTP_STATUS_OF,
@@ -44,6 +46,7 @@ const idParam: Json = {
   required: true,
   schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
 };
+const commandIdParam: Json = { name: 'commandId', in: 'path', required: true, schema: { type: 'string' } };
 const historyParams = (): Json[] =>
   HISTORY_QUERY.map((p) => ({
     name: p.name,
@@ -766,6 +769,81 @@ export const OPERATIONS: readonly Op[] = [
     security: 'public',
     ok: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
   },
+  {
+    method: 'post',
+    path: '/api/devices/{id}/commands',
+    tag: 'commands',
+    summary: 'Send a command to a device (operator, admin); queued while the device is offline if persistent',
+    description:
+      '202 with the command to follow at its Location; with `wait`, 200 once it is final within that many ms. ' +
+      'A retried request with the same idempotencyKey answers the first command and sends nothing. See docs/commands.md.',
+    security: 'operator',
+    params: [
+      idParam,
+      {
+        name: 'wait',
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 0, maximum: COMMAND_LIMITS.maxWaitMs },
+      },
+    ],
+    body: { schema: 'CommandRequest' },
+    ok: {
+      '200': { description: 'final within `wait`', content: json(ref('Command')) },
+      '202': {
+        description: 'not final yet',
+        content: json(ref('Command')),
+        headers: { Location: { schema: { type: 'string' } } },
+      },
+    },
+    errors: [
+      ...ADMIN_ERRORS,
+      ErrorCode.INVALID_DEVICE_ID,
+      ErrorCode.INVALID_REQUEST,
+      ErrorCode.MALFORMED_JSON,
+      ErrorCode.NOT_FOUND,
+      ErrorCode.RATE_LIMITED,
+    ],
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/commands',
+    tag: 'commands',
+    summary: "A device's commands, newest first",
+    security: 'operator',
+    params: [
+      idParam,
+      { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: [...COMMAND_STATUSES] } },
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      },
+    ],
+    ok: { '200': { description: 'commands', content: json({ type: 'array', items: ref('Command') }) } },
+    errors: [...AUTH_ERRORS, ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_REQUEST],
+  },
+  {
+    method: 'get',
+    path: '/api/devices/{id}/commands/{commandId}',
+    tag: 'commands',
+    summary: 'One command with its status and a time per state',
+    security: 'operator',
+    params: [idParam, commandIdParam],
+    ok: { '200': { description: 'the command', content: json(ref('Command')) } },
+    errors: [...AUTH_ERRORS, ErrorCode.NOT_FOUND],
+  },
+  {
+    method: 'post',
+    path: '/api/devices/{id}/commands/{commandId}/cancel',
+    tag: 'commands',
+    summary: 'Cancel a command that is not final (operator, admin); a device that has it may still run it',
+    security: 'operator',
+    params: [idParam, commandIdParam],
+    ok: { '200': { description: 'the cancelled command', content: json(ref('Command')) } },
+    errors: [...ADMIN_ERRORS, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT],
+  },
   ...ALARM_OPERATIONS,
 ];
 
@@ -870,13 +948,12 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
       'auth',
       'device registry',
       'devices',
+      'commands',
       'ingest',
       'line protocol',
       'operations',
       'users',
-    ].map((name) => ({
-      name,
-    })),
+    ].map((name) => ({ name })),
     paths,
     components: {
       schemas,

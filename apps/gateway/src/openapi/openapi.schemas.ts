@@ -8,6 +8,8 @@ import {
   CommentRequestSchema,
   SEVERITIES,
   ShelveRequestSchema,
+  COMMAND_STATUSES,
+  CommandRequestSchema,
   DEVICE_ID_PATTERN,
   DeviceMetaPatchSchema,
   DeviceMetaSchema,
@@ -216,6 +218,33 @@ export const SCHEMAS = {
   CommentRequest: CommentRequestSchema,
   InfluxError: z.object({ error: z.string() }).describe('InfluxDB-shaped error of the line-protocol routes'),
   AuditPage: AuditPageSchema,
+  CommandRequest: CommandRequestSchema,
+  Command: z.object({
+    id: z.string(),
+    deviceId,
+    method: z.string(),
+    params: z.unknown(),
+    oneWay: z.boolean(),
+    persistent: z.boolean(),
+    timeoutMs: z.number().int(),
+    retries: z.number().int(),
+    attempts: z.number().int().describe('sends so far'),
+    expiresAt: epochMs,
+    idempotencyKey: z.string().nullable(),
+    collapseKey: z.string().nullable(),
+    status: z.enum(COMMAND_STATUSES),
+    result: z.unknown().describe("the device's result (succeeded)"),
+    error: z
+      .object({ code: z.string(), message: z.string() })
+      .nullable()
+      .describe('DEVICE_OFFLINE, TIMED_OUT, EXPIRED, COLLAPSED, DEVICE_ERROR or the code the device sent'),
+    createdBy: z.string().nullable(),
+    createdAt: epochMs,
+    sentAt: epochMs.nullable(),
+    deliveredAt: epochMs.nullable(),
+    completedAt: epochMs.nullable().describe('when it became final'),
+    updatedAt: epochMs,
+  }),
 } as const;
 
 /** Name of a component schema. */

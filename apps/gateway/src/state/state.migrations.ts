@@ -167,6 +167,40 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`create index alarm_outbox_due on alarm_outbox (next_at) where delivered_at is null`.execute(db);
     },
   },
+  '0005_commands': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('commands')
+        .addColumn('command_id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('params', 'text')
+        .addColumn('one_way', 'integer', (c) => c.notNull())
+        .addColumn('persistent', 'integer', (c) => c.notNull())
+        .addColumn('timeout_ms', 'integer', (c) => c.notNull())
+        .addColumn('retries', 'integer', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text')
+        .addColumn('collapse_key', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('sent_at', 'bigint')
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('completed_at', 'bigint')
+        .addColumn('deadline', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // A retried POST finds the first command by its key: one per device, whatever its status.
+      await sql`create unique index commands_idempotency on commands (device_id, idempotency_key)`.execute(db);
+      await sql`create index commands_device_seq on commands (device_id, seq)`.execute(db);
+      await sql`create index commands_open on commands (status, device_id)`.execute(db);
+    },
+  },
 };
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

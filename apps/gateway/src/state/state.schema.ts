@@ -157,7 +157,38 @@ export interface AlarmOutboxTable {
   last_error: string | null;
 }
 
+/**
+ * Commands to devices (commands/). `seq` orders a device's commands (posting order); `deadline` is when the current
+ * attempt times out (null while not sent). JSON text: `params`, `result`, `error`. Booleans are 0/1.
+ */
+export interface CommandsTable {
+  command_id: string;
+  device_id: string;
+  seq: number;
+  method: string;
+  params: string | null;
+  one_way: number;
+  persistent: number;
+  timeout_ms: number;
+  retries: number;
+  attempts: number;
+  expires_at: number;
+  idempotency_key: string | null;
+  collapse_key: string | null;
+  status: string;
+  result: string | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: number;
+  sent_at: number | null;
+  delivered_at: number | null;
+  completed_at: number | null;
+  deadline: number | null;
+  updated_at: number;
+}
+
 export interface StateSchema {
+  commands: CommandsTable;
   devices: DevicesTable;
   device_metrics: DeviceMetricsTable;
   state_imports: StateImportsTable;
