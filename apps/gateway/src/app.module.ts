@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AlarmsModule } from './alarms/alarms.module';
 import { AuthModule } from './auth/auth.module';
 import { BackupModule } from './backup/backup.module';
 import type { GatewayConfig } from './config/config';
@@ -26,6 +27,7 @@ export class AppModule {
         StorageModule,
         DevicesModule,
         LiveModule,
+        AlarmsModule,
         IngestModule,
         CommandsModule,
         HealthModule,

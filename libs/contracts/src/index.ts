@@ -11,6 +11,7 @@ export * from './runtime';
 export * from './device-messages';
 export * from './device-meta';
 export * from './line-protocol';
+export * from './alarms';
 export * from './commands';
 export * from './backup';
 export * from './audit';

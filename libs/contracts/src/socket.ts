@@ -9,6 +9,8 @@ export const Namespace = {
   telemetry: '/telemetry',
   /** Device presence: snapshot, online, offline, updated; and `command` (a command changed status). */
   devices: '/devices',
+  /** Alarms: raised, updated, cleared, each with a sequence number; `subscribe {since}` backfills (alarms.ts). */
+  alerts: '/alerts',
 } as const;
 
 /** The room of one device in the `/telemetry` namespace. */

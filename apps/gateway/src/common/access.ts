@@ -13,7 +13,7 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS
 /** Admins only (device registration, token rotation and revocation). Without a decorator, any operator role will do. */
 export const AdminOnly = (): MethodDecorator & ClassDecorator =>
   SetMetadata(ACCESS, { kind: 'role', role: 'admin' } satisfies Access);
-/** Operators and admins (sending and cancelling commands). */
+/** Operators and admins (sending and cancelling commands, editing alarm rules, acting on alarms). */
 export const OperatorOnly = (): MethodDecorator & ClassDecorator =>
   SetMetadata(ACCESS, { kind: 'role', role: 'operator' } satisfies Access);
 /** `/metrics`: open unless METRICS_TOKEN is set; then that token or an operator token. */

@@ -1,4 +1,5 @@
 import { type AuditConfig, loadAuditConfig } from './audit.config';
+import { type AlarmsConfig, loadAlarmsConfig } from './alarms.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
 import { type BackupConfig, loadBackupConfig } from './backup.config';
 import { type ClusterConfig, loadClusterConfig } from './cluster.config';
@@ -30,6 +31,8 @@ export interface GatewayConfig {
   sim: SimConfig;
   /** Entity state: SQLite under `DATA_DIR`, or PostgreSQL (`DATABASE_URL`). */
   state: StateConfig;
+  /** Alarm evaluation: ticker, lateness bound, label refresh. */
+  alarms: AlarmsConfig;
   /** Where online backups of embedded mode go. */
   backup: BackupConfig;
   /** The audit log's retention. */
@@ -52,6 +55,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     lineProtocol: loadLineProtocolConfig(env),
     sim: loadSimConfig(env),
     state: loadStateConfig(env),
+    alarms: loadAlarmsConfig(env),
     backup: loadBackupConfig(env),
     audit: loadAuditConfig(env),
   };

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AlarmService } from '../alarms/alarm.service';
+import { AlarmsModule } from '../alarms/alarms.module';
 import { DEVICE_LIMITER } from '../auth/auth.module';
 import { DeviceAuth } from '../auth/device-auth.service';
 import { logger } from '../common/logger';
@@ -30,18 +32,19 @@ import { WsIngestTransport } from './ws.transport';
  * client of the external broker; WebSocket and HTTP ingest always). Started and stopped by lifecycle.ts.
  */
 @Module({
-  imports: [StorageModule, LiveModule, DevicesModule],
+  imports: [StorageModule, LiveModule, DevicesModule, AlarmsModule],
   controllers: [HttpIngestController, LineProtocolController],
   providers: [
     {
       provide: IngestPipeline,
-      inject: [WriteBuffer, LiveFanout, PresenceService, DEVICE_LIMITER],
+      inject: [WriteBuffer, LiveFanout, PresenceService, DEVICE_LIMITER, AlarmService],
       useFactory: (
         buffer: WriteBuffer,
         live: LiveFanout,
         presence: PresenceService,
         limiter: TokenBucketLimiter | null,
-      ) => new IngestPipeline(buffer, live, presence, new IngestStats(), limiter),
+        alarms: AlarmService,
+      ) => new IngestPipeline(buffer, live, presence, new IngestStats(), limiter, alarms),
     },
     {
       provide: DeviceTransports,

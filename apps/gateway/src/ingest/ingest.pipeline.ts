@@ -6,6 +6,7 @@ import {
   parseMessage,
   type Reading,
 } from '@fieldline/contracts';
+import type { AlarmService } from '../alarms/alarm.service';
 import type { TokenBucketLimiter } from '../common/rate-limiter';
 import type { PresenceService } from '../devices/presence.service';
 import type { LiveFanout } from '../live/live.fanout';
@@ -14,7 +15,8 @@ import type { IngestStats, Transport } from './ingest.stats';
 import { RecentSeqs } from './recent-seqs';
 
 /**
- * The one ingest path every transport ends in: parse → validate → normalise → write buffer, live fan-out, presence.
+ * The one ingest path every transport ends in: parse → validate → normalise → write buffer, live fan-out, presence,
+ * alarm evaluation.
  * Plain synchronous code, no framework on the way: a transport calls {@link IngestPipeline.ingest} with the raw
  * payload and answers the device from the returned {@link ParsedMessage} (or the thrown {@link FieldlineError}),
  * and acknowledges accepted readings only in {@link IngestPipeline.afterDurable}'s callback: once they are in the
@@ -34,6 +36,8 @@ export class IngestPipeline {
     readonly stats: IngestStats,
     /** Per-device token bucket (readings); null: no limit. */
     private readonly limiter: TokenBucketLimiter | null = null,
+    /** Alarm evaluation of accepted readings; null: none (tests of the pipeline alone). */
+    private readonly alarms: Pick<AlarmService, 'observe'> | null = null,
   ) {}
 
   /**
@@ -84,11 +88,13 @@ export class IngestPipeline {
     }
     this.stats.accepted[transport] += readings.length;
     const recent = this.recent;
+    const alarms = this.alarms;
     for (let i = 0; i < readings.length; i++) {
       const r: Reading = readings[i];
       if (r.seq !== undefined) recent.add(r.deviceId, r.seq, r.ts);
       this.live.push(r);
       this.presence.seen(r, receivedAt);
+      alarms?.observe(r, receivedAt);
     }
     return parsed;
   }

@@ -3,11 +3,14 @@ import {
   AUDIT_PAGE_DEFAULT,
   AUDIT_PAGE_MAX,
   AUDIT_PATH,
+  ALARM_STATES,
+  AlarmPath,
   AuthPath,
   BackupPath,
   COMMAND_LIMITS,
   COMMAND_STATUSES,
   ErrorCode,
+  SEVERITIES,
   HTTP_STATUS_OF,
   INGEST_PATH,
   LIMITS,
@@ -153,6 +156,133 @@ const newPassword = (description: string): Op['ok'][string] => ({
   description,
   content: json(ref('NewPasswordResponse')),
 });
+
+const ruleIdParam: Json = { ...idParam, description: 'rule id' };
+const alarmIdParam: Json = { ...idParam, description: 'alarm id' };
+const RULE_WRITE_ERRORS = [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.MALFORMED_JSON];
+const ALARM_QUERY: Json[] = [
+  ['state', { type: 'string', enum: [...ALARM_STATES, 'open'] }, 'a state, or open (pending, active, acknowledged)'],
+  ['severity', { type: 'string', enum: [...SEVERITIES] }, 'this severity or higher'],
+  ['device', { type: 'string' }, 'device id'],
+  ['rule', { type: 'string' }, 'rule id'],
+  ['from', { type: 'integer' }, 'pending at or after (epoch ms)'],
+  ['to', { type: 'integer' }, 'pending before (epoch ms)'],
+  ['limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'at most this many, newest first (default 100)'],
+].map(([name, schema, description]) => ({ name, in: 'query', required: false, schema, description }));
+
+/** The four operator actions on an alarm differ in path, body and words. */
+const alarmAction = (action: string, body: SchemaName, summary: string): Op => ({
+  method: 'post',
+  path: `/api/alarms/{id}/${action}`,
+  tag: 'alarms',
+  summary,
+  security: 'admin',
+  params: [alarmIdParam],
+  body: { schema: body },
+  ok: { '200': { description: 'the alarm after the change', content: json(ref('Alarm')) } },
+  errors: [...RULE_WRITE_ERRORS, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT],
+});
+
+const ALARM_OPERATIONS: readonly Op[] = (
+  [
+    {
+      method: 'get',
+      path: AlarmPath.rules,
+      tag: 'alarms',
+      summary: 'Alarm rules (current versions)',
+      security: 'operator',
+      ok: { '200': { description: 'rules', content: json(ref('AlarmRuleList')) } },
+      errors: AUTH_ERRORS,
+    },
+    {
+      method: 'post',
+      path: AlarmPath.rules,
+      tag: 'alarms',
+      summary: 'Create a rule (operator role or admin)',
+      description:
+        'Devices by id, list or tag selector; per-severity levels of a threshold or range condition; `forMs` before ' +
+        'it raises (and steps up); a clear band (`hysteresis`) held for `clear.forMs` before it clears or steps down; ' +
+        'no-data handling. Evaluated on every reading by its own timestamp (docs/alarms.md).',
+      security: 'admin',
+      body: { schema: 'AlarmRuleInput' },
+      ok: { '201': { description: 'the rule, version 1', content: json(ref('AlarmRule')) } },
+      errors: [...RULE_WRITE_ERRORS, ErrorCode.CONFLICT],
+    },
+    {
+      method: 'get',
+      path: '/api/rules/{id}',
+      tag: 'alarms',
+      summary: "A rule's current version",
+      security: 'operator',
+      params: [ruleIdParam],
+      ok: { '200': { description: 'the rule', content: json(ref('AlarmRule')) } },
+      errors: [...AUTH_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+    },
+    {
+      method: 'put',
+      path: '/api/rules/{id}',
+      tag: 'alarms',
+      summary: 'Replace a rule (operator role or admin): a new version; evaluation state of its devices is kept',
+      security: 'admin',
+      params: [ruleIdParam],
+      body: { schema: 'AlarmRuleInput' },
+      ok: { '200': { description: 'the new version', content: json(ref('AlarmRule')) } },
+      errors: [...RULE_WRITE_ERRORS, ErrorCode.NOT_FOUND],
+    },
+    {
+      method: 'delete',
+      path: '/api/rules/{id}',
+      tag: 'alarms',
+      summary: 'Delete a rule (operator role or admin): a deleted version; its open alarms are closed',
+      security: 'admin',
+      params: [ruleIdParam],
+      ok: { '204': { description: 'deleted' } },
+      errors: [...ADMIN_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+    },
+    {
+      method: 'get',
+      path: '/api/rules/{id}/versions',
+      tag: 'alarms',
+      summary: 'Every version of a rule, oldest first (a deleted version reads as enabled: false)',
+      security: 'operator',
+      params: [ruleIdParam],
+      ok: { '200': { description: 'versions', content: json(ref('AlarmRuleList')) } },
+      errors: [...AUTH_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+    },
+    {
+      method: 'get',
+      path: AlarmPath.alarms,
+      tag: 'alarms',
+      summary: 'Alarms, newest first, by state, severity, device, rule and time',
+      security: 'operator',
+      params: ALARM_QUERY,
+      ok: { '200': { description: 'alarms', content: json(ref('AlarmList')) } },
+      errors: [...AUTH_ERRORS, ErrorCode.INVALID_REQUEST],
+    },
+    {
+      method: 'get',
+      path: '/api/alarms/{id}',
+      tag: 'alarms',
+      summary: 'An alarm with its history (who did what, when)',
+      security: 'operator',
+      params: [alarmIdParam],
+      ok: { '200': { description: 'the alarm', content: json(ref('AlarmDetail')) } },
+      errors: [...AUTH_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND],
+    },
+    alarmAction(
+      'acknowledge',
+      'AckRequest',
+      'Acknowledge (operator role or admin): active → acknowledged, cleared → closed',
+    ),
+    alarmAction(
+      'clear',
+      'AckRequest',
+      'Clear by hand (operator role or admin): closed; the rule starts over on the device',
+    ),
+    alarmAction('shelve', 'ShelveRequest', 'Shelve until a time (operator role or admin): no notices until then'),
+    alarmAction('comment', 'CommentRequest', 'Comment on an alarm (operator role or admin)'),
+  ] satisfies Op[]
+).map((op): Op => ({ ...op, errors: [...(op.errors ?? []), ErrorCode.STATE_UNAVAILABLE] })); // all use the state store
 
 /** Every route of the gateway. The Nest routes are checked against this list by `openapi.e2e-spec.ts`. */
 export const OPERATIONS: readonly Op[] = [
@@ -715,6 +845,7 @@ export const OPERATIONS: readonly Op[] = [
     ok: { '200': { description: 'the cancelled command', content: json(ref('Command')) } },
     errors: [...ADMIN_ERRORS, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT],
   },
+  ...ALARM_OPERATIONS,
 ];
 
 const SECURITY: Record<Security, Json[]> = {
@@ -813,6 +944,7 @@ export function buildOpenApiDocument(version = '1.0.0'): Json {
         'status (`ErrorCode` x-http-status). Live data is on Socket.IO namespaces /telemetry, /devices, /alerts.',
     },
     tags: [
+      'alarms',
       'audit',
       'auth',
       'device registry',

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import {
+  AckRequestSchema,
   AGGREGATIONS,
   AuditPageSchema,
+  ALARM_STATES,
+  AlarmRuleInputSchema,
+  CommentRequestSchema,
+  SEVERITIES,
+  ShelveRequestSchema,
   COMMAND_STATUSES,
   CommandRequestSchema,
   DEVICE_ID_PATTERN,
@@ -44,6 +50,34 @@ const HistoryPoint = z.object({
   min: z.number().optional(),
   max: z.number().optional(),
   count: z.number().optional(),
+});
+
+const severity = z.enum(SEVERITIES);
+const AlarmRule = AlarmRuleInputSchema.omit({ id: true }).extend({
+  id: z.string(),
+  version: z.number().int().describe('1 for the first; each edit adds one'),
+  updatedAt: epochMs,
+  updatedBy: z.string().nullable(),
+});
+const Alarm = z.object({
+  id: z.string(),
+  ruleId: z.string(),
+  ruleVersion: z.number().int(),
+  deviceId,
+  metric: z.string(),
+  state: z.enum(ALARM_STATES),
+  severity,
+  reason: z.enum(['threshold', 'no_data']),
+  value: z.number().nullable(),
+  message: z.string(),
+  pendingAt: epochMs,
+  raisedAt: epochMs.nullable(),
+  clearedAt: epochMs.nullable(),
+  closedAt: epochMs.nullable(),
+  acknowledgedAt: epochMs.nullable(),
+  acknowledgedBy: z.string().nullable(),
+  shelvedUntil: epochMs.nullable(),
+  seq: z.number().int().describe('sequence number of its last change'),
 });
 
 const DeviceRegistration = z.object({
@@ -161,6 +195,27 @@ export const SCHEMAS = {
       }),
     ),
   }),
+  AlarmRuleInput: AlarmRuleInputSchema,
+  AlarmRule,
+  AlarmRuleList: z.array(AlarmRule),
+  Alarm,
+  AlarmList: z.object({ alarms: z.array(Alarm) }),
+  AlarmDetail: Alarm.extend({
+    history: z.array(
+      z.object({
+        seq: z.number().int(),
+        at: epochMs,
+        action: z.string().describe('raised, updated, cleared, closed, acknowledged, shelved, commented'),
+        actor: z.string().nullable(),
+        severity,
+        state: z.enum(ALARM_STATES),
+        comment: z.string().optional(),
+      }),
+    ),
+  }),
+  AckRequest: AckRequestSchema,
+  ShelveRequest: ShelveRequestSchema,
+  CommentRequest: CommentRequestSchema,
   InfluxError: z.object({ error: z.string() }).describe('InfluxDB-shaped error of the line-protocol routes'),
   AuditPage: AuditPageSchema,
   CommandRequest: CommandRequestSchema,

@@ -97,6 +97,76 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`create index audit_entries_target on audit_entries (target, at)`.execute(db);
     },
   },
+  '0004_alarms': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('alarm_rules')
+        .addColumn('rule_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_by', 'text')
+        .addPrimaryKeyConstraint('alarm_rules_pk', ['rule_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('alarms')
+        .addColumn('alarm_id', 'text', (c) => c.primaryKey())
+        .addColumn('rule_id', 'text', (c) => c.notNull())
+        .addColumn('rule_version', 'integer', (c) => c.notNull())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('value', 'double precision')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('pending_at', 'bigint', (c) => c.notNull())
+        .addColumn('raised_at', 'bigint')
+        .addColumn('cleared_at', 'bigint')
+        .addColumn('closed_at', 'bigint')
+        .addColumn('acknowledged_at', 'bigint')
+        .addColumn('acknowledged_by', 'text')
+        .addColumn('shelved_until', 'bigint')
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .execute();
+      // At most one open alarm per rule and device, whatever the evaluators do: the store refuses a second.
+      await sql`create unique index alarms_open on alarms (rule_id, device_id)
+        where state in ('pending', 'active', 'acknowledged')`.execute(db);
+      await sql`create index alarms_device on alarms (device_id, pending_at)`.execute(db);
+      await sql`create index alarms_state on alarms (state, pending_at)`.execute(db);
+      await db.schema
+        .createTable('alarm_events')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('alarm_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('comment', 'text')
+        .addColumn('alarm', 'text', (c) => c.notNull())
+        .execute();
+      await sql`create index alarm_events_alarm on alarm_events (alarm_id, seq)`.execute(db);
+      await db.schema
+        .createTable('alarm_eval_state')
+        .addColumn('rule_id', 'text', (c) => c.notNull())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('alarm_eval_state_pk', ['rule_id', 'device_id'])
+        .execute();
+      await db.schema
+        .createTable('alarm_outbox')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('alarm_id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .execute();
+      await sql`create index alarm_outbox_due on alarm_outbox (next_at) where delivered_at is null`.execute(db);
+    },
+  },
   '0005_commands': {
     async up(db: Kysely<any>): Promise<void> {
       await db.schema

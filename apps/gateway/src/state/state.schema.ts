@@ -92,6 +92,71 @@ export interface AuditEntriesTable {
   details: string | null;
 }
 
+/** Alarm rules, one row per version (an edit adds a row; a delete adds a row with `deleted` = 1). */
+export interface AlarmRulesTable {
+  rule_id: string;
+  version: number;
+  /** JSON of the rule's spec (contracts' AlarmRuleSpec). */
+  spec: string;
+  deleted: number;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** Alarm instances; at most one open (pending, active, acknowledged) per rule and device (unique partial index). */
+export interface AlarmsTable {
+  alarm_id: string;
+  rule_id: string;
+  rule_version: number;
+  device_id: string;
+  metric: string;
+  state: string;
+  severity: string;
+  reason: string;
+  value: number | null;
+  message: string;
+  pending_at: number;
+  raised_at: number | null;
+  cleared_at: number | null;
+  closed_at: number | null;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  shelved_until: number | null;
+  /** Sequence number of the alarm's last change. */
+  seq: number;
+}
+
+/** Every change of every alarm, by sequence number: the history, and the `/alerts` backfill (`alarm`: JSON after it). */
+export interface AlarmEventsTable {
+  seq: number;
+  alarm_id: string;
+  at: number;
+  action: string;
+  actor: string | null;
+  comment: string | null;
+  alarm: string;
+}
+
+/** The evaluator's state per rule and device (JSON), saved on every change so a restart resumes it. */
+export interface AlarmEvalStateTable {
+  rule_id: string;
+  device_id: string;
+  state: string;
+  updated_at: number;
+}
+
+/** Notices waiting for (or done with) webhook delivery, by the sequence number of the change they tell. */
+export interface AlarmOutboxTable {
+  seq: number;
+  alarm_id: string;
+  /** The JSON body, signed as it is stored. */
+  payload: string;
+  attempts: number;
+  next_at: number;
+  delivered_at: number | null;
+  last_error: string | null;
+}
+
 /**
  * Commands to devices (commands/). `seq` orders a device's commands (posting order); `deadline` is when the current
  * attempt times out (null while not sent). JSON text: `params`, `result`, `error`. Booleans are 0/1.
@@ -130,4 +195,9 @@ export interface StateSchema {
   users: UsersTable;
   sessions: SessionsTable;
   audit_entries: AuditEntriesTable;
+  alarm_rules: AlarmRulesTable;
+  alarms: AlarmsTable;
+  alarm_events: AlarmEventsTable;
+  alarm_eval_state: AlarmEvalStateTable;
+  alarm_outbox: AlarmOutboxTable;
 }
