@@ -80,6 +80,26 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2
  * the limit before parsing). Throws {@link FieldlineError} when the whole message is refused.
  */
 export function parseMessage(text: string, byteLength: number, ctx: ChannelContext): ParsedMessage {
+  checkMessageSize(byteLength);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new FieldlineError(ErrorCode.MALFORMED_JSON, 'message is not valid JSON');
+  }
+  return decodeMessage(value, ctx);
+}
+
+/**
+ * {@link parseMessage} for a message a transport decoded itself (InfluxDB line protocol): the same size limit, on
+ * the bytes its JSON form takes, and the same validation, without a JSON text to parse.
+ */
+export function decodeSizedMessage(value: unknown, byteLength: number, ctx: ChannelContext): ParsedMessage {
+  checkMessageSize(byteLength);
+  return decodeMessage(value, ctx);
+}
+
+function checkMessageSize(byteLength: number): void {
   if (byteLength > LIMITS.maxMessageBytes) {
     throw new FieldlineError(
       ErrorCode.MESSAGE_TOO_LARGE,
@@ -89,13 +109,6 @@ export function parseMessage(text: string, byteLength: number, ctx: ChannelConte
       },
     );
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new FieldlineError(ErrorCode.MALFORMED_JSON, 'message is not valid JSON');
-  }
-  return decodeMessage(value, ctx);
 }
 
 /** Validates an already parsed JSON value as a message (one reading or a batch). */

@@ -3,6 +3,7 @@ import {
   FieldlineError,
   LIMITS,
   type ParsedMessage,
+  decodeSizedMessage,
   parseMessage,
   type Reading,
 } from '@fieldline/contracts';
@@ -13,6 +14,12 @@ import type { LiveFanout } from '../live/live.fanout';
 import type { WriteBuffer } from '../storage/write-buffer';
 import type { IngestStats, Transport } from './ingest.stats';
 import { RecentSeqs } from './recent-seqs';
+
+/** A message a transport decoded itself (line protocol), with the bytes its JSON form would take. */
+export interface DecodedPayload {
+  value: unknown;
+  bytes: number;
+}
 
 /**
  * The one ingest path every transport ends in: parse → validate → normalise → write buffer, live fan-out, presence,
@@ -44,7 +51,7 @@ export class IngestPipeline {
    * Ingests one message. `channelDeviceId` is the device the channel speaks for (topic, URL, connection), if any.
    * Returns the accepted readings and per-reading errors; throws when the whole message is refused. Both are counted.
    */
-  ingest(payload: Buffer | string, transport: Transport, channelDeviceId?: string): ParsedMessage {
+  ingest(payload: Buffer | string | DecodedPayload, transport: Transport, channelDeviceId?: string): ParsedMessage {
     this.stats.messages[transport]++;
     const receivedAt = Date.now();
     const limiter = channelDeviceId === undefined ? null : this.limiter;
@@ -54,10 +61,11 @@ export class IngestPipeline {
       // A device that is over its limit costs no parsing.
       const wait = limiter ? limiter.wait(channelDeviceId!) : 0;
       if (wait > 0) throw this.rateLimited(channelDeviceId!, wait);
-      const text = typeof payload === 'string' ? payload : payload.toString('utf8');
-      const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+      const ctx = { deviceId: channelDeviceId, receivedAt };
       try {
-        parsed = parseMessage(text, bytes, { deviceId: channelDeviceId, receivedAt });
+        if (typeof payload === 'string') parsed = parseMessage(payload, Buffer.byteLength(payload), ctx);
+        else if (Buffer.isBuffer(payload)) parsed = parseMessage(payload.toString('utf8'), payload.length, ctx);
+        else parsed = decodeSizedMessage(payload.value, payload.bytes, ctx);
       } catch (err) {
         // A refused message costs a token like a reading, so that flooding with garbage is limited too.
         limiter?.take(channelDeviceId!, 1);
@@ -155,7 +163,8 @@ export class IngestPipeline {
    */
   private withoutResends(readings: Reading[]): Reading[] {
     const recent = this.recent;
-    const inBatch = readings.length > 1 ? new Set<string>() : null;
+    // By seq, holding the reading: no key string per reading (a batch is almost always one device's).
+    const inBatch = readings.length > 1 ? new Map<number, Reading>() : null;
     let out: Reading[] | null = null;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i];
@@ -163,9 +172,9 @@ export class IngestPipeline {
       if (r.seq !== undefined) {
         dup = recent.has(r.deviceId, r.seq, r.ts);
         if (inBatch !== null && !dup) {
-          const key = `${r.deviceId}\0${r.seq}\0${r.ts}`;
-          dup = inBatch.has(key);
-          inBatch.add(key);
+          const earlier = inBatch.get(r.seq);
+          dup = earlier !== undefined && earlier.ts === r.ts && earlier.deviceId === r.deviceId;
+          if (!dup) inBatch.set(r.seq, r);
         }
       }
       if (dup && out === null) out = readings.slice(0, i);

@@ -35,7 +35,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
 
 /** The readings of one device in a batch, in line order. */
 interface DeviceLines {
-  json: string[];
+  readings: object[];
+  /** Bytes of each reading's JSON form: what the message size limit counts. */
   bytes: number[];
   lines: number[];
   /** Tokens the batch costs this device: its readings, plus the writer's refused lines for a device token. */
@@ -94,16 +95,16 @@ export class LineProtocolIngest {
         continue;
       }
       let d = byDevice.get(r.deviceId);
-      if (!d) byDevice.set(r.deviceId, (d = { json: [], bytes: [], lines: [], cost: 0 }));
-      d.json.push(r.json);
-      d.bytes.push(Buffer.byteLength(r.json));
+      if (!d) byDevice.set(r.deviceId, (d = { readings: [], bytes: [], lines: [], cost: 0 }));
+      d.readings.push(r.reading);
+      d.bytes.push(r.bytes);
       d.lines.push(line);
       d.cost++;
     }
     // Refused lines cost a token like a reading (as in the pipeline), charged to the device whose token sent them.
     if (writer.kind === 'device' && errors.length > 0) {
       let d = byDevice.get(writer.deviceId);
-      if (!d) byDevice.set(writer.deviceId, (d = { json: [], bytes: [], lines: [], cost: 0 }));
+      if (!d) byDevice.set(writer.deviceId, (d = { readings: [], bytes: [], lines: [], cost: 0 }));
       d.cost += errors.length;
     }
     const limited = this.charge(byDevice);
@@ -114,22 +115,25 @@ export class LineProtocolIngest {
     let accepted = 0;
     let retry: FieldlineError | null = null;
     for (const [, d] of byDevice) {
-      const { json, bytes, lines } = d;
+      const { readings, bytes, lines } = d;
       let i = 0;
-      while (i < json.length) {
+      while (i < readings.length) {
         // One message: as many readings as fit in the limits; a reading too large alone goes alone (and is refused).
         let j = i;
         let size = ENVELOPE;
         while (
-          j < json.length &&
+          j < readings.length &&
           j - i < LIMITS.maxBatch &&
           (j === i || size + bytes[j] + 1 <= LIMITS.maxMessageBytes)
         ) {
           size += bytes[j] + 1;
           j++;
         }
+        // Handed over decoded: the pipeline validates the objects as it would their JSON, without parsing it again.
         const payload =
-          j - i === 1 && size > LIMITS.maxMessageBytes ? json[i] : `{"readings":[${json.slice(i, j).join(',')}]}`;
+          j - i === 1 && size > LIMITS.maxMessageBytes
+            ? { value: readings[i], bytes: bytes[i] }
+            : { value: { readings: readings.slice(i, j) }, bytes: size };
         try {
           if (retry) throw retry;
           const parsed = this.pipeline.ingest(payload, 'http');
@@ -192,7 +196,8 @@ export class LineProtocolIngest {
     p: LinePoint,
     writer: LineWriter,
     now: number,
-  ): { deviceId: string; ts: number; tags: string; json: string } | (LineError & { code: ErrorCode }) {
+  ):
+    { deviceId: string; ts: number; tags: string; reading: object; bytes: number } | (LineError & { code: ErrorCode }) {
     const refuse = (code: ErrorCode, message: string) => ({ line, code, message: `line ${line}: ${message}` });
     let deviceId: string | undefined;
     const tags: Record<string, string> = {};
@@ -236,6 +241,12 @@ export class LineProtocolIngest {
       metrics,
     };
     if (nTags > 0) reading.tags = tags;
-    return { deviceId, ts: reading.ts, tags: nTags > 0 ? JSON.stringify(tags) : '', json: JSON.stringify(reading) };
+    return {
+      deviceId,
+      ts: reading.ts,
+      tags: nTags > 0 ? JSON.stringify(tags) : '',
+      reading,
+      bytes: Buffer.byteLength(JSON.stringify(reading)),
+    };
   }
 }

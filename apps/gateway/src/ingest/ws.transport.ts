@@ -361,7 +361,7 @@ export interface WsBudget {
 const WS_INTERNAL_ERROR = 1011;
 
 /** Marks a frame that may be a command ack or result (`"type": "command_ack" | "command_result"`). */
-const COMMAND_FRAME_MARK = '"command_';
+const COMMAND_FRAME_MARK = Buffer.from('"command_'); // bytes once: a string marker is encoded on every search
 /** Larger frames are never command frames (a result is bounded). */
 const MAX_COMMAND_FRAME_BYTES = COMMAND_LIMITS.maxResultBytes + 1024;
 
